@@ -1,0 +1,1 @@
+"""Use cases over ports: crawling, preprocessing, datasets, retrieval."""

@@ -1,0 +1,1 @@
+"""Pure data types of LLM Twin. Nothing here does I/O."""

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: databases, vector stores, LLMs, local services."""

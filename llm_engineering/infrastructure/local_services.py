@@ -1,0 +1,169 @@
+"""The embedded local services: the nx-27017 warehouse server and the ZenML dashboard.
+
+Each service runs as a background process whose pid lives in the state folder, so
+``up`` twice is harmless, ``down`` stops only what ``up`` started, and a port taken by
+something else gives a clear message instead of a second server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    """A local service could not be started or stopped; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    running: bool
+    address: str
+    pid: int | None = None
+    detail: str = ""
+
+    def line(self) -> str:
+        state = f"running (pid {self.pid})" if self.running else "stopped"
+        extra = f" - {self.detail}" if self.detail else ""
+        return f"{self.name:<10} {state:<22} {self.address}{extra}"
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, *, timeout: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(host, port):
+            return
+        if process is not None and process.poll() is not None:
+            raise ServiceError(f"the server exited with code {process.returncode} before listening on {host}:{port}")
+        time.sleep(0.1)
+    raise ServiceError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_pid(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _pid_alive(pid) else None
+
+
+def _nx27017_executable() -> str:
+    local = Path(sys.executable).with_name("nx-27017")
+    if local.exists():
+        return str(local)
+    found = shutil.which("nx-27017")
+    if found is None:
+        raise ServiceError("nx-27017 is not installed; run `pip install -e .` in the project's venv")
+    return found
+
+
+@dataclass(frozen=True)
+class WarehouseServer:
+    """The embedded MongoDB wire-protocol server (nx-27017) with its data under ``data_dir``."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 27017
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "nx-27017.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "nx-27017.log"
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://{self.host}:{self.port}"
+
+    def status(self) -> ServiceStatus:
+        pid = _read_pid(self.pid_file)
+        listening = port_open(self.host, self.port)
+        detail = ""
+        if listening and pid is None:
+            detail = "port taken by another process"
+        return ServiceStatus("warehouse", pid is not None and listening, self.uri, pid, detail)
+
+    def start(self, *, timeout: float = 20.0) -> ServiceStatus:
+        """Start the server unless ours already runs; refuse a port taken by another process."""
+        current = self.status()
+        if current.running:
+            return current
+        if port_open(self.host, self.port):
+            raise ServiceError(
+                f"port {self.port} on {self.host} is taken by another process (not the LLM Twin warehouse); "
+                "stop it, or point DATABASE_HOST at it if it is a MongoDB you want to use"
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            _nx27017_executable(),
+            "--data-dir", str(self.data_dir),
+            "--host", self.host,
+            "--port", str(self.port),
+            "--log-file", str(self.log_file),
+            "--pid-file", str(self.data_dir / "nx-27017.daemon.pid"),
+        ]
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+        self.pid_file.write_text(str(process.pid))
+        try:
+            wait_for_port(self.host, self.port, timeout=timeout, process=process)
+        except ServiceError as exc:
+            self.stop()
+            raise ServiceError(f"nx-27017 did not start: {exc}; see {self.log_file}") from exc
+        return self.status()
+
+    def stop(self, *, timeout: float = 10.0) -> bool:
+        """Stop the server started by :meth:`start`; returns whether one was running."""
+        pid = _read_pid(self.pid_file)
+        self.pid_file.unlink(missing_ok=True)
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        return True

@@ -1,0 +1,104 @@
+"""One settings object for endpoints, paths and secrets.
+
+Values come from (lowest to highest precedence) the defaults below, the env file
+(``.env`` or the file named by ``LLM_TWIN_ENV_FILE``) and environment variables.
+Nothing here opens a connection: adapters read the settings when they are built.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+_PLACEHOLDER = "changeme"
+
+
+class Settings(BaseSettings):
+    """Endpoints, paths and credentials of LLM Twin.
+
+    Attributes:
+        environment: ``development`` allows placeholder secrets; any other value refuses them.
+        state_dir: folder for local state (warehouse data, vector store, logs, pid files).
+        database_host: MongoDB URI of the document warehouse.
+        database_name: database that holds the warehouse collections.
+        zenml_server_port: port of the local ZenML dashboard.
+        linkedin_username: LinkedIn login used by the LinkedIn crawler (optional).
+        linkedin_password: LinkedIn password used by the LinkedIn crawler (optional).
+        github_token: token for cloning private GitHub repositories (optional).
+        chromium_binary: path of the Chromium executable used by Selenium.
+        chromedriver_path: path of the ChromeDriver executable used by Selenium.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=os.environ.get("LLM_TWIN_ENV_FILE", ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    environment: str = "development"
+    state_dir: Path = PROJECT_ROOT / ".state"
+
+    # Document warehouse (MongoDB, or the embedded nx-27017 server by default).
+    database_host: str = "mongodb://127.0.0.1:27017"
+    database_name: str = "twin"
+
+    # Local ZenML server (dashboard).
+    zenml_server_port: int = 8237
+
+    # Crawlers.
+    linkedin_username: str | None = None
+    linkedin_password: SecretStr | None = None
+    github_token: SecretStr | None = None
+    chromium_binary: str = "/usr/bin/chromium"
+    chromedriver_path: str = "/usr/bin/chromedriver"
+
+    # Vector store: empty QDRANT_URL selects the embedded Qdrant Edge store under state_dir.
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+
+    # Embedding model: empty means the packaged all-MiniLM-L6-v2 loaded by path.
+    text_embedding_model_id: str | None = None
+    embedding_device: str = "cpu"
+
+    # OpenAI-compatible LLM endpoint (optional: offline strategies are used without it).
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_model_id: str = "gpt-4o-mini"
+
+    # Hugging Face Hub (optional: only for pushing datasets or models).
+    huggingface_access_token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_outside_development(self) -> Settings:
+        if self.environment == "development":
+            return self
+        for name in ("linkedin_password", "github_token", "qdrant_api_key", "openai_api_key"):
+            value = getattr(self, name)
+            if value is not None and value.get_secret_value() == _PLACEHOLDER:
+                raise ValueError(f"{name.upper()} is still the placeholder {_PLACEHOLDER!r}; set a real value")
+        return self
+
+    @property
+    def warehouse_dir(self) -> Path:
+        """Data folder of the embedded nx-27017 warehouse."""
+        return self.state_dir / "warehouse"
+
+    @property
+    def vector_store_dir(self) -> Path:
+        """Data folder of the embedded Qdrant Edge vector store."""
+        return self.state_dir / "qdrant"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use."""
+    return Settings()
+
+
+__all__ = ["PROJECT_ROOT", "Settings", "get_settings"]

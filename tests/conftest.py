@@ -1,0 +1,48 @@
+"""Shared fixtures: real local services, started per test session on free ports."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Keep every library off the network and off the user's own ZenML/HF state.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("SE_OFFLINE", "true")
+os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+
+from llm_engineering.infrastructure.local_services import WarehouseServer, free_port  # noqa: E402
+from llm_engineering.infrastructure.warehouse import Warehouse, connect  # noqa: E402
+
+SHARED_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "llm-engineers-handbook"
+
+
+@pytest.fixture(scope="session")
+def warehouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WarehouseServer]:
+    """An nx-27017 server on a free loopback port, with its data in a temporary folder."""
+    server = WarehouseServer(data_dir=tmp_path_factory.mktemp("nx27017"), port=free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def warehouse(warehouse_server: WarehouseServer) -> Iterator[Warehouse]:
+    """A warehouse on its own fresh database, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    store = connect(warehouse_server.uri, name)
+    yield store
+    store.database.client.drop_database(name)
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    """The handbook corpus beside the project (../shared); tests that need it skip without it."""
+    if not (SHARED_CORPUS / "ArticleDocument.json").exists():
+        pytest.skip(f"shared corpus not found at {SHARED_CORPUS}")
+    return SHARED_CORPUS
