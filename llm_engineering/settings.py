@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 _PLACEHOLDER = "changeme"
+EMBEDDED_WAREHOUSE_URI = "mongodb://127.0.0.1:27017"
 
 
 class Settings(BaseSettings):
@@ -45,7 +46,7 @@ class Settings(BaseSettings):
     state_dir: Path = PROJECT_ROOT / ".state"
 
     # Document warehouse (MongoDB, or the embedded nx-27017 server by default).
-    database_host: str = "mongodb://127.0.0.1:27017"
+    database_host: str = EMBEDDED_WAREHOUSE_URI
     database_name: str = "twin"
 
     # Local ZenML server (dashboard).
@@ -81,8 +82,15 @@ class Settings(BaseSettings):
         for name in ("linkedin_password", "github_token", "qdrant_api_key", "openai_api_key"):
             value = getattr(self, name)
             if value is not None and value.get_secret_value() == _PLACEHOLDER:
-                raise ValueError(f"{name.upper()} is still the placeholder {_PLACEHOLDER!r}; set a real value")
+                raise ValueError(
+                    f"{name.upper()} is still the placeholder {_PLACEHOLDER!r}; set a real value"
+                )
         return self
+
+    @property
+    def uses_embedded_warehouse(self) -> bool:
+        """Whether DATABASE_HOST is the embedded nx-27017 address that `local-infrastructure-up` serves."""
+        return self.database_host.rstrip("/") in {EMBEDDED_WAREHOUSE_URI, "mongodb://localhost:27017"}
 
     @property
     def warehouse_dir(self) -> Path:

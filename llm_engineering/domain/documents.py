@@ -124,7 +124,11 @@ class RepositoryDocument(ContentDocument):
     name: str
 
 
-CONTENT_DOCUMENT_TYPES: tuple[type[ContentDocument], ...] = (ArticleDocument, PostDocument, RepositoryDocument)
+CONTENT_DOCUMENT_TYPES: tuple[type[ContentDocument], ...] = (
+    ArticleDocument,
+    PostDocument,
+    RepositoryDocument,
+)
 ALL_DOCUMENT_TYPES: tuple[type[Document], ...] = (UserDocument, *CONTENT_DOCUMENT_TYPES)
 
 

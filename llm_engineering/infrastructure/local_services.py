@@ -7,6 +7,7 @@ something else gives a clear message instead of a second server.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -58,7 +59,9 @@ def wait_for_port(host: str, port: int, *, timeout: float, process: subprocess.P
         if port_open(host, port):
             return
         if process is not None and process.poll() is not None:
-            raise ServiceError(f"the server exited with code {process.returncode} before listening on {host}:{port}")
+            raise ServiceError(
+                f"the server exited with code {process.returncode} before listening on {host}:{port}"
+            )
         time.sleep(0.1)
     raise ServiceError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
 
@@ -132,15 +135,24 @@ class WarehouseServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
             _nx27017_executable(),
-            "--data-dir", str(self.data_dir),
-            "--host", self.host,
-            "--port", str(self.port),
-            "--log-file", str(self.log_file),
-            "--pid-file", str(self.data_dir / "nx-27017.daemon.pid"),
+            "--data-dir",
+            str(self.data_dir),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--log-file",
+            str(self.log_file),
+            "--pid-file",
+            str(self.data_dir / "nx-27017.daemon.pid"),
         ]
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
         try:
@@ -159,11 +171,72 @@ class WarehouseServer:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while _pid_alive(pid) and time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             time.sleep(0.1)
         if _pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
         return True
+
+
+def _zenml_executable() -> str:
+    local = Path(sys.executable).with_name("zenml")
+    return str(local) if local.exists() else (shutil.which("zenml") or "zenml")
+
+
+@dataclass(frozen=True)
+class ZenMLServer:
+    """The local ZenML server (dashboard), run by ZenML's own ``zenml login --local`` daemon."""
+
+    host: str = "127.0.0.1"
+    port: int = 8237
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _is_zenml(self) -> bool:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v1/info", timeout=2) as response:
+                return b"version" in response.read()
+        except OSError:
+            return False
+
+    def status(self) -> ServiceStatus:
+        listening = port_open(self.host, self.port)
+        ours = listening and self._is_zenml()
+        detail = "port taken by another process" if listening and not ours else ""
+        return ServiceStatus("zenml", ours, self.url, None, detail)
+
+    def _zenml(self, *args: str, timeout: float) -> subprocess.CompletedProcess:
+        env = {**os.environ, "ZENML_AUTO_OPEN_DASHBOARD": "false", "ZENML_ANALYTICS_OPT_IN": "false"}
+        return subprocess.run(
+            [_zenml_executable(), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start(self, *, timeout: float = 180.0) -> ServiceStatus:
+        """Start the dashboard and connect the ZenML client to it (no browser is opened)."""
+        if port_open(self.host, self.port) and not self._is_zenml():
+            raise ServiceError(
+                f"port {self.port} on {self.host} is taken by another process (not a ZenML server); "
+                "stop it or set ZENML_SERVER_PORT to a free port"
+            )
+        result = self._zenml(
+            "login", "--local", "--port", str(self.port), "--ip-address", self.host, timeout=timeout
+        )
+        if result.returncode != 0:
+            raise ServiceError(f"`zenml login --local` failed:\n{(result.stderr or result.stdout).strip()}")
+        return self.status()
+
+    def stop(self, *, timeout: float = 60.0) -> bool:
+        """Shut the local dashboard down and disconnect the client from it."""
+        was_running = self.status().running
+        self._zenml("logout", "--local", timeout=timeout)
+        return was_running

@@ -20,6 +20,7 @@ from llm_engineering.domain.documents import (
     Document,
     UserDocument,
 )
+from llm_engineering.settings import get_settings
 
 D = TypeVar("D", bound=Document)
 
@@ -165,3 +166,9 @@ class Warehouse:
     def counts(self) -> dict[str, int]:
         """Documents per collection."""
         return {cls.collection: self.count(cls) for cls in ALL_DOCUMENT_TYPES}
+
+
+def open_warehouse() -> Warehouse:
+    """The warehouse named by the settings (DATABASE_HOST, DATABASE_NAME)."""
+    settings = get_settings()
+    return connect(settings.database_host, settings.database_name)

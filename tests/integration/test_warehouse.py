@@ -25,7 +25,12 @@ def test_get_or_create_returns_the_same_user(warehouse):
 
 def test_get_or_create_is_safe_under_concurrent_callers(warehouse):
     with ThreadPoolExecutor(8) as pool:
-        users = list(pool.map(lambda _: warehouse.get_or_create(UserDocument, first_name="Grace", last_name="Hopper")[0], range(16)))
+        users = list(
+            pool.map(
+                lambda _: warehouse.get_or_create(UserDocument, first_name="Grace", last_name="Hopper")[0],
+                range(16),
+            )
+        )
     assert len({user.id for user in users}) == 1
     assert warehouse.count(UserDocument) == 1
 

@@ -18,6 +18,10 @@ class TransientCrawlError(CrawlError):
     """A failure worth retrying: timeout, dropped connection, HTTP 429 or 5xx."""
 
 
+class CrawlFailuresExceeded(RuntimeError):
+    """More links failed than the configured failure threshold allows."""
+
+
 class Crawler(ABC):
     """Turns one link into the documents it holds (one article, one repository, posts...)."""
 
@@ -75,6 +79,19 @@ class CrawlReport:
     def failures(self) -> dict[str, str]:
         """Failed link -> reason."""
         return {o.link: o.reason or "unknown" for o in self.outcomes if o.status == LinkStatus.FAILED}
+
+    def raise_if_failures_exceed(self, threshold: float) -> None:
+        """Fail the crawl when more than ``threshold`` of its links failed.
+
+        Raises:
+            CrawlFailuresExceeded: naming each failed link and its reason.
+        """
+        if self.failure_ratio > threshold:
+            reasons = "\n".join(f"  {link}: {reason}" for link, reason in self.failures.items())
+            raise CrawlFailuresExceeded(
+                f"{self.count(LinkStatus.FAILED)} of {len(self.outcomes)} links failed "
+                f"({self.failure_ratio:.0%} > failure_threshold {threshold:.0%}):\n{reasons}"
+            )
 
     def summary(self) -> str:
         """One line: ``crawled 12 links in 3.1s: 9 stored, 2 skipped, 1 failed``."""

@@ -1,0 +1,71 @@
+"""Config of the ``digital_data_etl`` pipeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from llm_engineering.configs import StrictModel
+
+
+class GitHubRules(StrictModel):
+    """Which files of a cloned repository are kept."""
+
+    max_file_bytes: Annotated[int, Field(gt=0)] = 256_000
+    """Files larger than this are skipped."""
+    exclude_dirs: list[str] = Field(
+        default_factory=lambda: [
+            ".git",
+            "node_modules",
+            "vendor",
+            "third_party",
+            "dist",
+            "build",
+            ".venv",
+            "venv",
+            "__pycache__",
+        ]
+    )
+    """Folder names skipped anywhere in the tree (vendored or generated code)."""
+    exclude_globs: list[str] = Field(
+        default_factory=lambda: ["*.lock", "package-lock.json", "*.min.js", "*.min.css", "*.map"]
+    )
+    """File name patterns skipped (lock files, minified bundles)."""
+    max_files: Annotated[int, Field(gt=0)] = 2_000
+    """At most this many files are kept per repository."""
+
+
+class CrawlSettings(StrictModel):
+    """How links are crawled."""
+
+    max_workers: Annotated[int, Field(ge=1, le=32)] = 4
+    """Links crawled at once."""
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    """Timeout of one fetch (HTTP request, page load, git clone)."""
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    """Extra attempts on a transient error (timeout, connection reset, HTTP 5xx/429)."""
+    backoff_seconds: Annotated[float, Field(ge=0)] = 0.5
+    """Wait before the first retry; doubles each retry."""
+    failure_threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+    """The step fails when more than this share of links failed."""
+    force: bool = False
+    """Crawl links already in the warehouse again (the stored document is replaced)."""
+    github: GitHubRules = Field(default_factory=GitHubRules)
+
+
+class DigitalDataEtlConfig(StrictModel):
+    """Config of the ``digital_data_etl`` pipeline (configs/digital_data_etl_*.yaml)."""
+
+    user_full_name: Annotated[str, Field(min_length=1)]
+    """Author whose writing is crawled ("First Last"); created in the warehouse if new."""
+    links: Annotated[list[str], Field(min_length=1)]
+    """Links to crawl: http(s) pages, Medium, LinkedIn, GitHub, file:// or local paths."""
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+
+    @field_validator("user_full_name")
+    @classmethod
+    def _two_words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return " ".join(value.split())

@@ -1,0 +1,52 @@
+"""Step: crawl the user's links into the warehouse."""
+
+from typing import Annotated
+
+from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
+from zenml import log_metadata, step
+from zenml.logger import get_logger
+
+from llm_engineering.application.crawlers import runner
+from llm_engineering.application.crawlers.base import LinkStatus
+from llm_engineering.configs.etl import CrawlSettings
+from llm_engineering.domain.documents import UserDocument
+from llm_engineering.infrastructure.warehouse import open_warehouse
+from llm_engineering.settings import get_settings
+
+logger = get_logger(__name__)
+
+
+@step
+def crawl_links(
+    user: UserDocument, links: list[str], crawl: CrawlSettings
+) -> Annotated[list[str], "crawled_links"]:
+    """Crawl each link with the crawler of its domain and store what it finds.
+
+    Each link ends stored, skipped (already in the warehouse) or failed with a reason;
+    the step fails only when the failed share passes ``crawl.failure_threshold``.
+
+    Args:
+        user: the author of the writing.
+        links: the links to crawl.
+        crawl: concurrency, timeouts, retries, failure threshold and GitHub rules.
+
+    Returns:
+        The links that are in the warehouse after the run (stored or skipped).
+    """
+    dispatcher = CrawlerDispatcher.from_settings(crawl, get_settings())
+    with open_warehouse() as warehouse:
+        report = runner.crawl_links(
+            links, user=user, warehouse=warehouse, dispatcher=dispatcher, settings=crawl
+        )
+    log_metadata(
+        metadata={
+            "links": report.counts,
+            "documents_stored": sum(o.documents for o in report.outcomes if o.status == LinkStatus.STORED),
+            "failure_ratio": round(report.failure_ratio, 4),
+            "failures": report.failures,
+            "seconds": round(report.seconds, 3),
+        }
+    )
+    logger.info(report.summary())
+    report.raise_if_failures_exceed(crawl.failure_threshold)
+    return [o.link for o in report.outcomes if o.status != LinkStatus.FAILED]

@@ -1,0 +1,128 @@
+"""Run a pipeline: ``python -m tools.run PIPELINE [--config PATH] [--set KEY=VALUE ...]``.
+
+One table maps each pipeline name to its function, its config model and its default
+config. The config is read and validated before ZenML is imported, so a bad file stops
+in a second with a message naming the key, and no run starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from llm_engineering.configs import load_config
+from llm_engineering.domain.exceptions import ConfigError
+from llm_engineering.settings import PROJECT_ROOT
+
+
+@dataclass(frozen=True)
+class PipelineEntry:
+    """Where a pipeline, its config model and its default config live ("module:attribute")."""
+
+    pipeline: str
+    config_model: str
+    default_config: str
+    summary: str
+
+
+PIPELINES: dict[str, PipelineEntry] = {
+    "digital-data-etl": PipelineEntry(
+        "pipelines.digital_data_etl:digital_data_etl",
+        "llm_engineering.configs.etl:DigitalDataEtlConfig",
+        "configs/digital_data_etl_demo.yaml",
+        "crawl a person's links into the document warehouse",
+    ),
+    "feature-engineering": PipelineEntry(
+        "pipelines.feature_engineering:feature_engineering",
+        "llm_engineering.configs.features:FeatureEngineeringConfig",
+        "configs/feature_engineering.yaml",
+        "clean, chunk and embed the warehouse into the vector store",
+    ),
+    "generate-instruct-datasets": PipelineEntry(
+        "pipelines.generate_datasets:generate_datasets",
+        "llm_engineering.configs.datasets:GenerateDatasetsConfig",
+        "configs/generate_instruct_datasets.yaml",
+        "build the instruction dataset from the cleaned documents",
+    ),
+    "generate-preference-datasets": PipelineEntry(
+        "pipelines.generate_datasets:generate_datasets",
+        "llm_engineering.configs.datasets:GenerateDatasetsConfig",
+        "configs/generate_preference_datasets.yaml",
+        "build the preference dataset from the cleaned documents",
+    ),
+}
+
+
+def _load(reference: str):
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _resolve(path: Path | None, default: str) -> Path:
+    if path is not None:
+        return path
+    return PROJECT_ROOT / default
+
+
+def step_summaries(run) -> list[str]:
+    """The ``summary`` line each step logged as metadata, in step order."""
+    from zenml.client import Client
+
+    run = Client().get_pipeline_run(run.id)
+    lines = []
+    for step_name, step_run in run.steps.items():
+        summary = step_run.run_metadata.get("summary")
+        if summary:
+            lines.append(f"{step_name}: {summary}")
+    return lines
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("pipeline", type=click.Choice(sorted(PIPELINES)))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML config (default: the pipeline's own).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key (dotted keys reach into sections).",
+)
+@click.option("--no-cache", is_flag=True, help="Run every step even when its inputs are unchanged.")
+@click.option("--check", is_flag=True, help="Only validate the config and print it.")
+def main(
+    pipeline: str, config_path: Path | None, overrides: tuple[str, ...], no_cache: bool, check: bool
+) -> None:
+    """Run PIPELINE with its config: one of the names below."""
+    entry = PIPELINES[pipeline]
+    try:
+        config = load_config(
+            _load(entry.config_model), _resolve(config_path, entry.default_config), overrides
+        )
+    except ConfigError as exc:
+        click.echo(f"config error, nothing was run:\n{exc}", err=True)
+        sys.exit(2)
+    if check:
+        click.echo(config.model_dump_json(indent=2))
+        return
+    started = time.monotonic()
+    run = _load(entry.pipeline).with_options(enable_cache=not no_cache)(config=config)
+    for line in step_summaries(run):
+        click.echo(line)
+    status = getattr(run.status, "value", run.status)
+    click.echo(f"{pipeline}: run {run.name} {status} in {time.monotonic() - started:.1f}s")
+    if status != "completed":
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
