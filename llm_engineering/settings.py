@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_file=os.environ.get("LLM_TWIN_ENV_FILE", ".env"),
+        env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
     )
@@ -105,8 +105,8 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once on first use."""
-    return Settings()
+    """The process-wide settings, read once on first use (env file: ``LLM_TWIN_ENV_FILE`` or ``.env``)."""
+    return Settings(_env_file=os.environ.get("LLM_TWIN_ENV_FILE", ".env"))
 
 
 __all__ = ["PROJECT_ROOT", "Settings", "get_settings"]

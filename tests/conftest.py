@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("SE_OFFLINE", "true")
 os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+os.environ["ZENML_AUTO_OPEN_DASHBOARD"] = "false"
+# Every pipeline test runs against a ZenML store of its own, never the developer's.
+os.environ["ZENML_CONFIG_PATH"] = tempfile.mkdtemp(prefix="llm-twin-zenml-")
 
 from llm_engineering.infrastructure.local_services import WarehouseServer, free_port  # noqa: E402
 from llm_engineering.infrastructure.warehouse import Warehouse, connect  # noqa: E402
@@ -46,3 +50,19 @@ def shared_corpus() -> Path:
     if not (SHARED_CORPUS / "ArticleDocument.json").exists():
         pytest.skip(f"shared corpus not found at {SHARED_CORPUS}")
     return SHARED_CORPUS
+
+
+@pytest.fixture
+def project_env(warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
+    """Point the settings (and so every step) at the test warehouse and a temporary state folder."""
+    from llm_engineering.settings import get_settings
+
+    client = warehouse.database.client
+    host, port = client.address
+    monkeypatch.setenv("DATABASE_HOST", f"mongodb://{host}:{port}")
+    monkeypatch.setenv("DATABASE_NAME", warehouse.database.name)
+    monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LLM_TWIN_ENV_FILE", str(tmp_path / "no.env"))
+    get_settings.cache_clear()
+    yield warehouse
+    get_settings.cache_clear()

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
 
 from llm_engineering.configs import StrictModel
+
+
+def _local_path_to_uri(link: str) -> str:
+    if "://" in link or ":" in link.split("/", 1)[0]:
+        return link
+    path = Path(link).expanduser()
+    return path.resolve().as_uri() if path.exists() else link
 
 
 class GitHubRules(StrictModel):
@@ -62,6 +70,13 @@ class DigitalDataEtlConfig(StrictModel):
     links: Annotated[list[str], Field(min_length=1)]
     """Links to crawl: http(s) pages, Medium, LinkedIn, GitHub, file:// or local paths."""
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+
+    @field_validator("links")
+    @classmethod
+    def _canonical_links(cls, links: list[str]) -> list[str]:
+        # A local path (relative to the working directory, as poe tasks run from the project
+        # root) becomes an absolute file:// URI, so the same file is one link in the warehouse.
+        return [_local_path_to_uri(link.strip()) for link in links]
 
     @field_validator("user_full_name")
     @classmethod

@@ -45,6 +45,7 @@ def crawl_links(
             "failure_ratio": round(report.failure_ratio, 4),
             "failures": report.failures,
             "seconds": round(report.seconds, 3),
+            "summary": report.summary(),
         }
     )
     logger.info(report.summary())

@@ -21,5 +21,8 @@ def get_or_create_user(user_full_name: str) -> Annotated[UserDocument, "user"]:
     first_name, last_name = UserDocument.split_full_name(user_full_name)
     with open_warehouse() as warehouse:
         user, created = warehouse.get_or_create(UserDocument, first_name=first_name, last_name=last_name)
-    log_metadata(metadata={"user": {"id": user.id, "full_name": user.full_name, "created": created}})
+    summary = f"{'created' if created else 'found'} user {user.full_name} ({user.id})"
+    log_metadata(
+        metadata={"user_id": user.id, "full_name": user.full_name, "created": created, "summary": summary}
+    )
     return user

@@ -1,0 +1,54 @@
+"""The embedded warehouse service: start twice is harmless, a taken port is refused clearly."""
+
+import socket
+
+import pytest
+
+from llm_engineering.infrastructure.local_services import ServiceError, WarehouseServer, free_port
+from llm_engineering.infrastructure.warehouse import connect
+
+
+def test_start_twice_is_harmless_and_stop_stops_it(tmp_path):
+    server = WarehouseServer(data_dir=tmp_path / "wh", port=free_port())
+    try:
+        first = server.start()
+        second = server.start()
+        assert first.running and second.running
+        assert first.pid == second.pid
+        with connect(server.uri, "twin") as warehouse:
+            assert warehouse.counts()["users"] == 0
+    finally:
+        assert server.stop()
+    assert not server.status().running
+    assert not server.stop()  # stopping again is harmless too
+
+
+def test_data_survives_a_restart(tmp_path):
+    server = WarehouseServer(data_dir=tmp_path / "wh", port=free_port())
+    try:
+        server.start()
+        with connect(server.uri, "twin") as warehouse:
+            warehouse.database["users"].insert_one({"_id": "u1", "first_name": "A", "last_name": "B"})
+        server.stop()
+        server.start()
+        with connect(server.uri, "twin") as warehouse:
+            assert warehouse.counts()["users"] == 1
+    finally:
+        server.stop()
+
+
+def test_a_port_taken_by_another_process_gives_a_clear_message(tmp_path):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        server = WarehouseServer(data_dir=tmp_path / "wh", port=port)
+        status = server.status()
+        assert not status.running and "taken by another process" in status.detail
+        with pytest.raises(ServiceError, match=f"port {port} on 127.0.0.1 is taken by another process"):
+            server.start()
+
+
+def test_connect_to_a_dead_address_names_the_fix():
+    with pytest.raises(ConnectionError, match="poe local-infrastructure-up"):
+        connect(f"mongodb://127.0.0.1:{free_port()}", "twin", timeout_ms=300)
