@@ -1,0 +1,218 @@
+"""Each crawler on local fixtures: a loopback site, Chromium, a git repository, local files."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_engineering.application.crawlers.article import ArticleCrawler
+from llm_engineering.application.crawlers.base import CrawlError, TransientCrawlError
+from llm_engineering.application.crawlers.github import GitHubCrawler
+from llm_engineering.application.crawlers.linkedin import LinkedInCrawler
+from llm_engineering.application.crawlers.local_file import LocalFileCrawler
+from llm_engineering.application.crawlers.medium import MediumCrawler
+from llm_engineering.configs.etl import GitHubRules
+from llm_engineering.infrastructure.local_services import free_port
+
+pytest_plugins = ["tests.crawl_fixtures"]
+
+MEDIUM_MARKER = "The notebook turned out to be the real tool"
+
+
+def _no_browser():
+    raise AssertionError("this crawl must not start a browser")
+
+
+# -- article ---------------------------------------------------------------------------------
+
+
+def test_article_keeps_title_subtitle_and_paragraphs_without_boilerplate(site_server, user) -> None:
+    link = site_server.url("article.html")
+    [doc] = ArticleCrawler(timeout_seconds=5).crawl(link, user=user)
+    assert doc.content["Title"] == "Truing a bicycle wheel by ear"
+    assert (
+        doc.content["Subtitle"] == "What a slow afternoon with a spoke key taught me about small corrections"
+    )
+    assert doc.content["language"] == "en"
+    text = doc.content["Content"]
+    assert "## Listening instead of measuring" in text
+    assert "every spoke is a vote" in text and "stop as soon as the symptom is gone" in text
+    assert "share a load.\n\nThe first lesson" in text  # paragraphs stay apart
+    for boilerplate in ("Unsubscribe anytime", "Privacy policy", "Archive"):
+        assert boilerplate not in text
+    assert (doc.platform, doc.link, doc.author_id) == ("127.0.0.1", link, user.id)
+
+
+def test_article_crawler_over_http_does_not_see_script_rendered_text(site_server, user) -> None:
+    [doc] = ArticleCrawler(timeout_seconds=5).crawl(site_server.url("medium/js-article.html"), user=user)
+    assert MEDIUM_MARKER not in doc.content["Content"]
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (404, CrawlError),
+        (410, CrawlError),
+        (429, TransientCrawlError),
+        (500, TransientCrawlError),
+        (503, TransientCrawlError),
+    ],
+)
+def test_article_http_errors(site_server, user, status: int, error: type[CrawlError]) -> None:
+    with pytest.raises(error, match=f"HTTP {status}") as caught:
+        ArticleCrawler(timeout_seconds=5).crawl(site_server.url(f"status/{status}"), user=user)
+    assert type(caught.value) is error
+
+
+def test_article_timeout_and_refused_connection_are_transient(site_server, user) -> None:
+    with pytest.raises(TransientCrawlError, match="timed out after 0.3s"):
+        ArticleCrawler(timeout_seconds=0.3).crawl(site_server.url("slow/2/article.html"), user=user)
+    with pytest.raises(TransientCrawlError, match="connection failed"):
+        ArticleCrawler(timeout_seconds=2).crawl(f"http://127.0.0.1:{free_port()}/x", user=user)
+
+
+# -- Medium (Chromium) -------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_medium_waits_for_script_rendered_article(site_server, user, chrome_factory) -> None:
+    crawler = MediumCrawler(driver_factory=chrome_factory, timeout_seconds=15)
+    [doc] = crawler.crawl(site_server.url("medium/js-article.html"), user=user)
+    assert doc.platform == "medium"
+    assert doc.content["Title"] == "Sourdough as a feedback loop"
+    assert MEDIUM_MARKER in doc.content["Content"]
+    assert "Loading" not in doc.content["Content"]
+
+
+@pytest.mark.integration
+def test_medium_without_article_text_fails_with_a_reason(site_server, user, chrome_factory) -> None:
+    crawler = MediumCrawler(driver_factory=chrome_factory, timeout_seconds=1)
+    with pytest.raises(CrawlError, match="article text .* did not appear within 1s"):
+        crawler.crawl(site_server.url("linkedin/feed/"), user=user)
+
+
+# -- LinkedIn (Chromium) -----------------------------------------------------------------------
+
+
+def _linkedin(site_server, driver_factory, credentials: tuple[str, str] | None) -> LinkedInCrawler:
+    username, password = credentials or (None, None)
+    return LinkedInCrawler(
+        driver_factory=driver_factory,
+        username=username,
+        password=password,
+        timeout_seconds=10,
+        login_url=site_server.url("linkedin/login.html"),
+        base_url=site_server.url("linkedin"),
+    )
+
+
+def test_linkedin_without_credentials_says_what_to_set(site_server, user) -> None:
+    with pytest.raises(CrawlError, match="LinkedIn needs LINKEDIN_USERNAME and LINKEDIN_PASSWORD"):
+        _linkedin(site_server, _no_browser, None).crawl(
+            "https://www.linkedin.com/in/ada-lovelace/", user=user
+        )
+
+
+@pytest.mark.integration
+def test_linkedin_logs_in_and_reads_each_post(
+    site_server, user, chrome_factory, linkedin_credentials
+) -> None:
+    link = "https://www.linkedin.com/in/ada-lovelace/recent-activity/all/"
+    posts = _linkedin(site_server, chrome_factory, linkedin_credentials).crawl(link, user=user)
+    assert [post.link for post in posts] == [
+        "https://www.linkedin.com/feed/update/urn:li:activity:1001/",
+        "https://www.linkedin.com/feed/update/urn:li:activity:1002/",
+        f"{link}#post-3",
+    ]
+    assert posts[0].content["Content"].startswith("Shipped the new ingestion service today.")
+    assert posts[1].content == {
+        "Content": "Three questions I ask before adding a cache: what is the hit rate, who invalidates it, "
+        "and what happens when it is empty?"
+    }
+    assert posts[0].image == site_server.url("linkedin/media/diagram.png")
+    assert posts[1].image is None
+    assert {post.platform for post in posts} == {"linkedin"}
+
+
+@pytest.mark.integration
+def test_linkedin_wrong_password_is_a_login_failure(site_server, user, chrome_factory) -> None:
+    crawler = _linkedin(site_server, chrome_factory, ("ada@example.com", "wrong"))
+    with pytest.raises(CrawlError, match="LinkedIn login failed"):
+        crawler.crawl("https://www.linkedin.com/in/ada-lovelace/recent-activity/all/", user=user)
+
+
+# -- GitHub (local git repository) ---------------------------------------------------------------
+
+RULES = GitHubRules(max_file_bytes=4096)
+
+
+@pytest.mark.parametrize("as_uri", [False, True])
+def test_github_keeps_text_files_exactly_and_skips_the_rest(git_repo, user, as_uri: bool) -> None:
+    link = git_repo.as_uri() if as_uri else str(git_repo)
+    [doc] = GitHubCrawler(rules=RULES, timeout_seconds=30).crawl(link, user=user)
+    assert doc.name == "engine"
+    assert doc.link == link
+    assert sorted(doc.content) == ["README.md", "src/engine/core.py", "src/engine/indented.txt"]
+    indented = doc.content["src/engine/indented.txt"]
+    assert indented.startswith("    four") and indented.endswith("  \n\n")
+    assert indented == (git_repo / "src/engine/indented.txt").read_text()
+    assert doc.content["README.md"] == "# Engine\n\nA tiny engine that returns 42.\n"  # the last commit
+
+
+def test_github_max_files_and_extra_exclusions(git_repo, user) -> None:
+    rules = GitHubRules(max_file_bytes=10_000, max_files=2, exclude_globs=["*.md", "*.json"])
+    [doc] = GitHubCrawler(rules=rules).crawl(str(git_repo), user=user)
+    assert sorted(doc.content) == ["data/big.txt", "src/engine/core.py"]
+
+
+def test_github_missing_repository_and_non_repository_url(tmp_path, user) -> None:
+    with pytest.raises(CrawlError, match="no local repository"):
+        GitHubCrawler().crawl(str(tmp_path / "nope"), user=user)
+    with pytest.raises(CrawlError, match="not a repository URL"):
+        GitHubCrawler().crawl("https://github.com/ada", user=user)
+
+
+def test_github_token_never_appears_in_errors(user) -> None:
+    token = "ghp_s3cr3t/token"
+    crawler = GitHubCrawler(token=token, timeout_seconds=20)
+    with pytest.raises(CrawlError) as caught:
+        crawler.crawl(f"https://127.0.0.1:{free_port()}/ada/engine", user=user)
+    assert isinstance(caught.value, TransientCrawlError)  # connection refused: worth a retry
+    chain = [caught.value, caught.value.__cause__, caught.value.__context__]
+    assert not any(token in str(error) or "s3cr3t" in str(error) for error in chain if error is not None)
+
+
+# -- local files ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("as_uri", [False, True])
+def test_local_markdown_keeps_text_and_takes_the_first_heading(user, site_dir, as_uri: bool) -> None:
+    path = site_dir / "notes.md"
+    [doc] = LocalFileCrawler().crawl(path.as_uri() if as_uri else str(path), user=user)
+    assert doc.content["Title"] == "Field notes on small batch jobs"
+    assert doc.content["Content"] == path.read_text()
+    assert doc.platform == "local"
+
+
+def test_local_text_html_and_pdf(user, tmp_path, site_dir, pdf_file) -> None:
+    text = tmp_path / "plain-notes.txt"
+    text.write_text("# not a heading in a .txt\nJust text.\n")
+    [doc] = LocalFileCrawler().crawl(str(text), user=user)
+    assert doc.content["Title"] == "plain-notes"
+
+    [doc] = LocalFileCrawler().crawl(str(site_dir / "article.html"), user=user)
+    assert doc.content["Title"] == "Truing a bicycle wheel by ear"
+    assert "Privacy policy" not in doc.content["Content"]
+
+    [doc] = LocalFileCrawler().crawl(str(pdf_file), user=user)
+    assert doc.content["Title"] == "Notes on retries"
+    assert doc.content["Content"] == (
+        "Retry only what can succeed later.\nTimeouts and 503s qualify.\n\nA 404 will not fix itself."
+    )
+
+
+def test_local_missing_and_unsupported_files(user, tmp_path) -> None:
+    with pytest.raises(CrawlError, match="no such file"):
+        LocalFileCrawler().crawl(str(tmp_path / "missing.md"), user=user)
+    (tmp_path / "report.docx").write_bytes(b"PK\x03\x04")
+    with pytest.raises(CrawlError, match="unsupported file type '.docx'"):
+        LocalFileCrawler().crawl((tmp_path / "report.docx").as_uri(), user=user)
