@@ -69,10 +69,18 @@ def _resolve(path: Path | None, default: str) -> Path:
     return PROJECT_ROOT / default
 
 
+def _last_run(pipeline_name: str):
+    from zenml.client import Client
+
+    return Client().get_pipeline(name_id_or_prefix=pipeline_name).last_run
+
+
 def step_summaries(run) -> list[str]:
     """The ``summary`` line each step logged as metadata, in step order."""
     from zenml.client import Client
 
+    if run is None:
+        return []
     run = Client().get_pipeline_run(run.id)
     lines = []
     for step_name, step_run in run.steps.items():
@@ -115,7 +123,14 @@ def main(
         click.echo(config.model_dump_json(indent=2))
         return
     started = time.monotonic()
-    run = _load(entry.pipeline).with_options(enable_cache=not no_cache)(config=config)
+    pipeline_fn = _load(entry.pipeline)
+    try:
+        run = pipeline_fn.with_options(enable_cache=not no_cache)(config=config)
+    except Exception as exc:  # the step's own error, already logged by ZenML with its traceback
+        for line in step_summaries(_last_run(pipeline_fn.name)):
+            click.echo(line)
+        click.echo(f"{pipeline}: run failed after {time.monotonic() - started:.1f}s: {exc}", err=True)
+        sys.exit(1)
     for line in step_summaries(run):
         click.echo(line)
     status = getattr(run.status, "value", run.status)

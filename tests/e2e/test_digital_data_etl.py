@@ -1,0 +1,103 @@
+"""The digital_data_etl pipeline through `tools.run`, on a real ZenML store and nx-27017."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from llm_engineering.domain.documents import ArticleDocument, RepositoryDocument, UserDocument
+
+pytest_plugins = ["tests.crawl_fixtures"]
+
+pytestmark = pytest.mark.e2e
+
+
+def _run(*args: str):
+    from tools.run import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _config(tmp_path, **data) -> str:
+    path = tmp_path / "etl.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def _step_metadata(step_name: str) -> dict:
+    from zenml.client import Client
+
+    run = Client().get_pipeline(name_id_or_prefix="digital_data_etl").last_run
+    return Client().get_pipeline_run(run.id).steps[step_name].run_metadata
+
+
+def test_etl_stores_good_links_records_bad_ones_and_a_rerun_adds_nothing(
+    project_env, site_server, site_dir, git_repo, tmp_path
+):
+    warehouse = project_env
+    good = [site_server.url("/article.html"), (site_dir / "notes.md").as_uri(), str(git_repo)]
+    bad = [site_server.url("/status/404"), "htp//broken", "ftp://files.example/a.txt"]
+    config = _config(
+        tmp_path,
+        user_full_name="Ada Lovelace",
+        links=good + bad,
+        crawl={"timeout_seconds": 5, "retries": 0, "failure_threshold": 0.6},
+    )
+
+    first = _run("digital-data-etl", "--config", config)
+    assert first.exit_code == 0, first.output
+    assert "crawled 6 links" in first.output and "3 stored, 0 skipped, 3 failed" in first.output
+    metadata = _step_metadata("crawl_links")
+    assert metadata["links"] == {"stored": 3, "skipped": 0, "failed": 3}
+    failures = metadata["failures"]
+    assert "404" in failures[bad[0]]
+    assert "malformed URL" in failures[bad[1]]
+    assert "unsupported scheme 'ftp'" in failures[bad[2]]
+    counts = warehouse.counts()
+    assert (counts["users"], counts["articles"], counts["repositories"]) == (1, 2, 1)
+
+    second = _run("digital-data-etl", "--config", config, "--no-cache")
+    assert second.exit_code == 0, second.output
+    assert "0 stored, 3 skipped, 3 failed" in second.output
+    assert warehouse.counts() == counts
+    assert warehouse.count(UserDocument) == 1
+    links = [doc.link for doc in warehouse.find(ArticleDocument)] + [
+        doc.link for doc in warehouse.find(RepositoryDocument)
+    ]
+    assert len(links) == len(set(links)) == 3
+
+
+def test_a_run_fails_when_too_many_links_fail(project_env, site_server, tmp_path):
+    config = _config(
+        tmp_path,
+        user_full_name="Ada Lovelace",
+        links=[
+            site_server.url("/article.html"),
+            site_server.url("/status/404"),
+            site_server.url("/status/410"),
+        ],
+        crawl={"retries": 0, "failure_threshold": 0.5},
+    )
+    result = _run("digital-data-etl", "--config", config)
+    assert result.exit_code == 1
+    assert "run failed" in result.output
+    assert (
+        "crawl_links: crawled 3 links" in result.output and "1 stored, 0 skipped, 2 failed" in result.output
+    )
+    assert "HTTP 410" in _step_metadata("crawl_links")["failures"][site_server.url("/status/410")]
+    assert project_env.count(ArticleDocument) == 1  # the good link is kept
+
+
+def test_a_config_with_an_unknown_key_starts_no_run(project_env, tmp_path):
+    from zenml.client import Client
+
+    before = len(Client().list_pipeline_runs(size=100))
+    config = _config(
+        tmp_path, user_full_name="Ada Lovelace", links=["https://a.example"], crawl={"retrys": 1}
+    )
+    result = _run("digital-data-etl", "--config", config)
+    assert result.exit_code == 2
+    assert "crawl.retrys: unknown key" in result.output
+    assert len(Client().list_pipeline_runs(size=100)) == before
+    assert project_env.count(UserDocument) == 0
