@@ -11,6 +11,7 @@ from llm_engineering.application.crawlers.linkedin import LinkedInCrawler
 from llm_engineering.application.crawlers.local_file import LocalFileCrawler
 from llm_engineering.application.crawlers.medium import MediumCrawler
 from llm_engineering.configs.etl import GitHubRules
+from llm_engineering.domain.documents import ArticleDocument, PostDocument
 from llm_engineering.infrastructure.local_services import free_port
 
 pytest_plugins = ["tests.crawl_fixtures"]
@@ -216,3 +217,16 @@ def test_local_missing_and_unsupported_files(user, tmp_path) -> None:
     (tmp_path / "report.docx").write_bytes(b"PK\x03\x04")
     with pytest.raises(CrawlError, match="unsupported file type '.docx'"):
         LocalFileCrawler().crawl((tmp_path / "report.docx").as_uri(), user=user)
+
+
+def test_a_local_file_in_a_posts_folder_becomes_a_post(user, tmp_path) -> None:
+    post = tmp_path / "posts" / "shipping-friday.md"
+    post.parent.mkdir()
+    post.write_text("# Shipping on Friday\nWe shipped. Nothing broke.\n")
+    [doc] = LocalFileCrawler().crawl(str(post), user=user)
+    assert isinstance(doc, PostDocument)
+    assert doc.content["Content"] == post.read_text()
+    article_path = tmp_path / "shipping-friday.md"
+    article_path.write_text(post.read_text())
+    [article] = LocalFileCrawler().crawl(str(article_path), user=user)
+    assert isinstance(article, ArticleDocument)

@@ -11,7 +11,7 @@ from pypdf.errors import PdfReadError
 from llm_engineering.application.crawlers.base import Crawler, CrawlError
 from llm_engineering.application.crawlers.extraction import extract_article
 from llm_engineering.application.crawlers.links import local_path
-from llm_engineering.domain.documents import ArticleDocument, ContentDocument, UserDocument
+from llm_engineering.domain.documents import ArticleDocument, ContentDocument, PostDocument, UserDocument
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 HTML_SUFFIXES = (".html", ".htm")
@@ -21,7 +21,11 @@ _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
 class LocalFileCrawler(Crawler):
-    """Reads one local file (absolute path or ``file://`` URL) into an article document."""
+    """Reads one local file (absolute path or ``file://`` URL) into an article or a post.
+
+    A file inside a folder named ``posts`` becomes a post (short social writing, as exported
+    from LinkedIn or X); any other file becomes an article.
+    """
 
     name = "local_file"
     document_type = ArticleDocument
@@ -42,8 +46,9 @@ class LocalFileCrawler(Crawler):
         else:
             supported = ", ".join(TEXT_SUFFIXES + HTML_SUFFIXES + PDF_SUFFIXES)
             raise CrawlError(f"unsupported file type {suffix or '(none)'!r} (supported: {supported})")
+        document_type = PostDocument if "posts" in path.parent.parts else ArticleDocument
         return [
-            ArticleDocument(
+            document_type(
                 content=content,
                 platform="local",
                 author_id=user.id,
