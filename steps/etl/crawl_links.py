@@ -2,12 +2,12 @@
 
 from typing import Annotated
 
-from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
 from llm_engineering.application.crawlers import runner
 from llm_engineering.application.crawlers.base import LinkStatus
+from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.configs.etl import CrawlSettings
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.infrastructure.warehouse import open_warehouse

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from llm_engineering.domain.documents import ArticleDocument, RepositoryDocument, UserDocument
+from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument, UserDocument
 
 pytest_plugins = ["tests.crawl_fixtures"]
 
@@ -101,3 +101,15 @@ def test_a_config_with_an_unknown_key_starts_no_run(project_env, tmp_path):
     assert "crawl.retrys: unknown key" in result.output
     assert len(Client().list_pipeline_runs(size=100)) == before
     assert project_env.count(UserDocument) == 0
+
+
+def test_the_shipped_demo_config_crawls_every_demo_file(project_env):
+    result = _run("digital-data-etl", "--config", "configs/digital_data_etl_demo.yaml")
+    assert result.exit_code == 0, result.output
+    assert "13 stored, 0 skipped, 0 failed" in result.output
+    maya = project_env.user_by_full_name("Maya Lindqvist")
+    assert project_env.count(ArticleDocument, author_id=maya.id) == 9
+    assert project_env.count(PostDocument, author_id=maya.id) == 4
+    pdf = project_env.find_one(ArticleDocument, link={"$regex": r"\.pdf$"})
+    assert pdf.content["Title"] == "A Checklist for Fine-Tuning"
+    assert "Takeaway:" in pdf.content["Content"]
