@@ -32,7 +32,9 @@ class ServiceStatus:
     detail: str = ""
 
     def line(self) -> str:
-        state = f"running (pid {self.pid})" if self.running else "stopped"
+        state = "stopped"
+        if self.running:
+            state = f"running (pid {self.pid})" if self.pid else "running"
         extra = f" - {self.detail}" if self.detail else ""
         return f"{self.name:<10} {state:<22} {self.address}{extra}"
 
