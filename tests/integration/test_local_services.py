@@ -4,7 +4,12 @@ import socket
 
 import pytest
 
-from llm_engineering.infrastructure.local_services import ServiceError, WarehouseServer, free_port
+from llm_engineering.infrastructure.local_services import (
+    ServiceError,
+    WarehouseServer,
+    ZenMLServer,
+    free_port,
+)
 from llm_engineering.infrastructure.warehouse import connect
 
 
@@ -52,3 +57,27 @@ def test_a_port_taken_by_another_process_gives_a_clear_message(tmp_path):
 def test_connect_to_a_dead_address_names_the_fix():
     with pytest.raises(ConnectionError, match="poe local-infrastructure-up"):
         connect(f"mongodb://127.0.0.1:{free_port()}", "twin", timeout_ms=300)
+
+
+def test_zenml_dashboard_starts_once_and_stops(tmp_path, monkeypatch):
+    # The CLI runs in subprocesses; a config folder of its own keeps this test's server and
+    # login away from the in-process ZenML store of the other tests.
+    monkeypatch.setenv("ZENML_CONFIG_PATH", str(tmp_path / "zenml"))
+    server = ZenMLServer(port=free_port())
+    try:
+        assert server.start().running
+        assert server.start().running  # starting twice is harmless
+        assert server.status().address == server.url
+    finally:
+        assert server.stop()
+    assert not server.status().running
+
+
+def test_zenml_dashboard_refuses_a_port_taken_by_another_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZENML_CONFIG_PATH", str(tmp_path / "zenml"))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        with pytest.raises(ServiceError, match="taken by another process"):
+            ZenMLServer(port=port).start()
