@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
 os.environ["ZENML_AUTO_OPEN_DASHBOARD"] = "false"
 # Every pipeline test runs against a ZenML store of its own, never the developer's.
 os.environ["ZENML_CONFIG_PATH"] = tempfile.mkdtemp(prefix="llm-twin-zenml-")
+atexit.register(shutil.rmtree, os.environ["ZENML_CONFIG_PATH"], ignore_errors=True)
 
 from llm_engineering.infrastructure.local_services import WarehouseServer, free_port  # noqa: E402
 from llm_engineering.infrastructure.warehouse import Warehouse, connect  # noqa: E402
