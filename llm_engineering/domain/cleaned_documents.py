@@ -45,6 +45,11 @@ class CleanedDocument(_Feature):
         title: the title when the source has one (article title, repository name).
         content: the cleaned text: paragraphs kept, boilerplate and odd whitespace removed.
         source_hash: content hash of the raw document when it was cleaned.
+        embedding_version: which chunks of this document are in the embedded collection: a hash
+            of ``source_hash``, the embedding model and the chunking rules, set once the chunks
+            are stored; None before. The feature pipeline embeds the documents whose version is
+            not the current one, so a run that stopped between cleaning and embedding is
+            finished by the next, and a new model or new chunk sizes re-embed everything.
     """
 
     id: str
@@ -56,6 +61,7 @@ class CleanedDocument(_Feature):
     author_full_name: str
     link: str
     source_hash: str
+    embedding_version: str | None = None
 
 
 class Chunk(_Feature):

@@ -1,0 +1,1 @@
+"""Retrieval-augmented generation: ``retrieval`` embeds a query and searches the embedded collections."""

@@ -1,0 +1,51 @@
+"""The feature pipeline's config: defaults, the shipped YAML, and refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_engineering.configs import load_config
+from llm_engineering.configs.features import FeatureEngineeringConfig
+from llm_engineering.domain.exceptions import ConfigError
+from llm_engineering.domain.types import DataCategory
+from llm_engineering.settings import PROJECT_ROOT
+
+YAML = PROJECT_ROOT / "configs" / "feature_engineering.yaml"
+
+
+def test_the_shipped_yaml_is_valid_and_names_the_demo_author():
+    config = load_config(FeatureEngineeringConfig, YAML)
+    assert config.author_full_names == ["Maya Lindqvist"]
+    assert config.chunking.for_category(DataCategory.ARTICLES).chunk_size == 256
+    assert config.chunking.for_category("posts").chunk_overlap == 16
+    assert config == FeatureEngineeringConfig()  # the YAML spells out the defaults
+
+
+def test_command_line_overrides_win_and_names_are_normalised():
+    config = load_config(
+        FeatureEngineeringConfig,
+        YAML,
+        [
+            "author_full_names=[' Ada   Lovelace ', Ada Lovelace, Grace Hopper]",
+            "chunking.posts.chunk_size=64",
+        ],
+    )
+    assert config.author_full_names == ["Ada Lovelace", "Grace Hopper"]
+    assert config.chunking.posts.chunk_size == 64
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("chunking.articles.chunk_overlap=200", "chunking.articles: Value error, chunk_overlap (200)"),
+        ("chunking.articles.size=100", "chunking.articles.size: unknown key"),
+        ("author_full_names=[]", "author_full_names: List should have at least 1 item"),
+        ("author_full_names=['  ']", "author_full_names: Value error, an author name is blank"),
+        ("embedding.batch_size=0", "embedding.batch_size: Input should be greater than or equal to 1"),
+        ("chunking.code.chunk_size=10", "chunking.code: unknown key"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_key(override, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(FeatureEngineeringConfig, YAML, [override])
+    assert message in str(error.value)
