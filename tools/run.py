@@ -55,6 +55,12 @@ PIPELINES: dict[str, PipelineEntry] = {
         "configs/generate_preference_datasets.yaml",
         "build the preference dataset from the cleaned documents",
     ),
+    "end-to-end": PipelineEntry(
+        "pipelines.end_to_end_data:end_to_end_data",
+        "llm_engineering.configs.end_to_end:EndToEndDataConfig",
+        "configs/end_to_end_data.yaml",
+        "ETL, features and both datasets chained from one config",
+    ),
 }
 
 
@@ -72,7 +78,10 @@ def _resolve(path: Path | None, default: str) -> Path:
 def _last_run(pipeline_name: str):
     from zenml.client import Client
 
-    return Client().get_pipeline(name_id_or_prefix=pipeline_name).last_run
+    try:
+        return Client().get_pipeline(name_id_or_prefix=pipeline_name).last_run
+    except KeyError:  # the run was refused before ZenML registered the pipeline
+        return None
 
 
 def step_summaries(run) -> list[str]:
@@ -90,7 +99,10 @@ def step_summaries(run) -> list[str]:
     return lines
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+_EPILOG = "\b\nPipelines:\n" + "\n".join(f"  {name:<30} {entry.summary}" for name, entry in PIPELINES.items())
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EPILOG)
 @click.argument("pipeline", type=click.Choice(sorted(PIPELINES)))
 @click.option(
     "--config",

@@ -1,0 +1,59 @@
+"""Step: split, check for leakage, save a versioned ``DatasetDict`` with its card, push when asked."""
+
+from typing import Annotated
+
+from datasets import DatasetDict
+from zenml import ArtifactConfig, get_step_context, log_metadata, step
+from zenml.logger import get_logger
+
+from llm_engineering.application.datasets import generation
+from llm_engineering.configs.datasets import OutputSettings, SplitSettings
+from llm_engineering.settings import get_settings
+from steps.generate_datasets.materializers import DatasetDictMaterializer
+
+logger = get_logger(__name__)
+
+
+@step(output_materializers=DatasetDictMaterializer)
+def build_dataset(
+    filtered_samples: generation.FilteredSamples,
+    split: SplitSettings,
+    output: OutputSettings,
+    author_full_names: list[str],
+) -> Annotated[DatasetDict, ArtifactConfig(name="{dataset_type}_dataset")]:
+    """Split per category by groups, flatten into a ``DatasetDict``, save it under a new version folder.
+
+    Args:
+        filtered_samples: the samples that passed the quality filters.
+        split: test share, seed and grouping.
+        output: folder, card preview rows and the Hub target.
+        author_full_names: the authors, for the card's title.
+
+    Returns:
+        The dataset (artifact ``instruction_dataset`` or ``preference_dataset``), its card inside.
+    """
+    settings = get_settings()
+    token = settings.huggingface_access_token
+    built = generation.build_dataset(
+        filtered_samples,
+        split=split,
+        output=output,
+        root=output.directory or settings.state_dir / "datasets",
+        title=f"{filtered_samples.dataset_type.capitalize()} dataset of {', '.join(author_full_names)}",
+        hub_token=token.get_secret_value() if token else None,
+    )
+    summary = built.summary()
+    metadata = {**built.stats, "path": str(built.path), "counts": built.counts, "summary": summary}
+    log_metadata(metadata=metadata)
+    log_metadata(
+        metadata={
+            "extracts": built.stats["extracts"],
+            "samples": built.stats["samples"],
+            "filtered": built.stats["filtered"],
+            "seconds": built.stats["seconds"],
+            "path": str(built.path),
+        },
+        run_id_name_or_prefix=get_step_context().pipeline_run.id,
+    )
+    logger.info(summary)
+    return built.dataset

@@ -1,0 +1,54 @@
+"""Step: write instruction samples for every extract with the configured strategy."""
+
+from contextlib import nullcontext
+from typing import Annotated
+
+from zenml import log_metadata, step
+from zenml.logger import get_logger
+
+from llm_engineering.application.datasets import generation
+from llm_engineering.application.datasets.extracts import ExtractReport
+from llm_engineering.configs.datasets import InstructionSettings, LLMSettings
+from llm_engineering.domain.dataset import DatasetType
+from llm_engineering.infrastructure.llm import build_endpoint_client
+
+logger = get_logger(__name__)
+
+
+@step
+def generate_instruction_samples(
+    extracts: ExtractReport, instruction: InstructionSettings, llm: LLMSettings, dataset_type: DatasetType
+) -> Annotated[generation.GenerationReport, "instruction_samples"]:
+    """Derive (``offline``) or ask the LLM endpoint for (``llm``) instruction-answer pairs per extract.
+
+    Args:
+        extracts: the extracts.
+        instruction: the strategy and how many instructions or pairs per extract.
+        llm: endpoint call options (``llm`` strategy).
+        dataset_type: for a preference dataset, ``llm`` answers must be copied from the extract.
+
+    Returns:
+        The samples with failure counts; the step fails past ``llm.failure_threshold``.
+    """
+    client = build_endpoint_client(**llm.client_options()) if instruction.strategy == "llm" else None
+    with client or nullcontext():
+        report = generation.generate_instruction_samples(
+            extracts, instruction=instruction, llm=llm, dataset_type=dataset_type, client=client
+        )
+    summary = report.summary()
+    log_metadata(
+        metadata={
+            "strategy": report.strategy,
+            "extracts": report.inputs,
+            "samples": len(report.samples),
+            "failures": report.failures,
+            "failure_examples": report.failure_examples,
+            "dropped_pairs": report.dropped,
+            "tokens_used": report.tokens_used or 0,
+            "seconds": round(report.seconds, 3),
+            "summary": summary,
+        }
+    )
+    logger.info(summary)
+    report.raise_if_failures_exceed(llm.failure_threshold)
+    return report

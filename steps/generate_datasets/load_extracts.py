@@ -1,0 +1,46 @@
+"""Step: read the authors' cleaned documents from the feature store and cut them into extracts."""
+
+from typing import Annotated
+
+from zenml import log_metadata, step
+from zenml.logger import get_logger
+
+from llm_engineering.application.datasets import generation
+from llm_engineering.application.datasets.extracts import ExtractReport
+from llm_engineering.configs.datasets import ExtractSettings, QualitySettings
+from llm_engineering.infrastructure.vector_stores import build_vector_store
+
+logger = get_logger(__name__)
+
+
+@step(enable_cache=False)  # reads the feature store as it is now: a cached answer would be stale
+def load_extracts(
+    author_full_names: list[str], extracts: ExtractSettings, quality: QualitySettings
+) -> Annotated[ExtractReport, "extracts"]:
+    """Read the cleaned documents page by page, cut them into extracts, drop duplicate extracts.
+
+    Args:
+        author_full_names: the authors whose documents are read.
+        extracts: categories, extract lengths (characters or words) and the scroll page size.
+        quality: the near-duplicate threshold and whether to deduplicate.
+
+    Returns:
+        The extracts with per-category counts of documents, extracts, short documents and duplicates.
+    """
+    with build_vector_store() as store:
+        report = generation.load_extracts(
+            store, author_full_names=author_full_names, extracts=extracts, quality=quality
+        )
+    summary = report.summary()
+    log_metadata(
+        metadata={
+            "documents": report.documents,
+            "extracts": report.counts,
+            "too_short": report.too_short,
+            "duplicates": report.duplicates,
+            "seconds": round(report.seconds, 3),
+            "summary": summary,
+        }
+    )
+    logger.info(summary)
+    return report

@@ -1,0 +1,156 @@
+"""The ``generate_datasets`` ZenML pipeline through ``tools.run``, on an isolated ZenML store and real Qdrant Edge.
+
+The ZenML store is the test session's own (tests/conftest.py points ZENML_CONFIG_PATH at a
+temporary folder before ZenML is imported); the settings point at a temporary state folder,
+whose Qdrant Edge feature store is filled with the demo author's cleaned documents the way
+the feature pipeline stores them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from datasets import DatasetDict, load_from_disk
+
+from llm_engineering.application.datasets import storage
+from llm_engineering.application.datasets.extracts import iter_cleaned_documents
+from llm_engineering.application.preprocessing import features
+from llm_engineering.application.preprocessing.ids import document_point_id
+from llm_engineering.domain.cleaned_documents import CleanedDocument, cleaned_collection
+from llm_engineering.domain.vector_store import Point
+from llm_engineering.infrastructure.vector_stores import QdrantEdgeStore, build_vector_store
+from tests.fakes import demo_cleaned_documents
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+def store_cleaned(store: QdrantEdgeStore, documents: list[CleanedDocument]) -> None:
+    """Write cleaned documents as the feature pipeline does (UUID point id, warehouse id in the payload)."""
+    features.ensure_cleaned_collections(store)
+    for document in documents:
+        store.upsert(
+            cleaned_collection(document.category),
+            [
+                Point(
+                    id=document_point_id(document.id),
+                    payload={**document.to_payload(), "document_id": document.id},
+                )
+            ],
+        )
+
+
+@pytest.fixture
+def dataset_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Settings on a temporary state folder, no LLM endpoint, the embedded Qdrant Edge store."""
+    from llm_engineering.settings import get_settings
+
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "QDRANT_URL", "HUGGINGFACE_ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LLM_TWIN_ENV_FILE", str(tmp_path / "no.env"))
+    get_settings.cache_clear()
+    yield tmp_path / "state"
+    get_settings.cache_clear()
+
+
+def run(*args: str):
+    from tools.run import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_the_real_edge_adapter_serves_extract_pages(dataset_env: Path):
+    documents = demo_cleaned_documents()
+    with build_vector_store() as store:
+        assert isinstance(store, QdrantEdgeStore)
+        store_cleaned(store, documents)
+        read = list(iter_cleaned_documents(store, author_full_names=["Maya Lindqvist"], page_size=4))
+    assert sorted(d.id for d in read) == sorted(d.id for d in documents)
+    assert {d.id: d.content for d in read} == {d.id: d.content for d in documents}
+
+
+def test_the_pipeline_builds_both_datasets_and_refuses_bad_input(dataset_env: Path, shared_corpus: Path):
+    from zenml.client import Client
+
+    with build_vector_store() as store:
+        store_cleaned(store, demo_cleaned_documents())
+    datasets_root = dataset_env / "datasets"
+
+    instruct = run("generate-instruct-datasets")
+    assert instruct.exit_code == 0, instruct.output
+    assert f"extracts from {len(demo_cleaned_documents())} documents" in instruct.output
+    assert "generate_instruction_samples: " in instruct.output and "(offline)" in instruct.output
+    assert "build_dataset: " in instruct.output and "rows saved to" in instruct.output
+    saved = storage.latest_dataset(datasets_root, "instruction")
+    assert saved is not None and str(saved) in instruct.output
+    loaded = load_from_disk(str(saved))
+    assert loaded["train"].column_names == ["instruction", "output"] and len(loaded["test"]) > 0
+    contents = {d.content for d in demo_cleaned_documents()}
+    assert all(
+        any(row["output"] in text for text in contents) for row in loaded["train"]
+    )  # the author's text
+
+    artifact = Client().get_artifact_version("instruction_dataset")
+    from_zenml = artifact.load()
+    assert (
+        isinstance(from_zenml, DatasetDict)
+        and from_zenml["train"]["instruction"] == loaded["train"]["instruction"]
+    )
+    assert "| train |" in from_zenml["train"].info.description  # the card
+    assert [v.type for v in artifact.visualizations] == ["markdown"]  # shown in the dashboard
+    assert artifact.run_metadata["rows"] == {"train": len(loaded["train"]), "test": len(loaded["test"])}
+    run_metadata = Client().get_pipeline("generate_datasets").last_run.run_metadata
+    assert run_metadata["extracts"] > 0 and run_metadata["samples"]["train"] == len(loaded["train"])
+    assert "total" in run_metadata["filtered"] and run_metadata["seconds"] > 0
+
+    preference = run("generate-preference-datasets")
+    assert preference.exit_code == 0, preference.output
+    assert "(offline+rejected:offline)" in preference.output
+    pairs = load_from_disk(str(storage.latest_dataset(datasets_root, "preference")))
+    assert pairs["train"].column_names == ["prompt", "chosen", "rejected"]
+    assert all(row["chosen"] != row["rejected"] for row in pairs["train"])
+    assert (
+        Client().get_artifact_version("preference_dataset").load()["test"].num_rows == pairs["test"].num_rows
+    )
+
+    handbook = run(
+        "generate-preference-datasets",
+        "--set",
+        "source=handbook_json",
+        "--set",
+        f"handbook_json={shared_corpus / 'preference_datasets.json'}",
+    )
+    assert handbook.exit_code == 0, handbook.output
+    from_handbook = load_from_disk(str(storage.latest_dataset(datasets_root, "preference")))
+    assert from_handbook["train"].num_rows + from_handbook["test"].num_rows <= 381 + 21
+    assert from_handbook["test"].num_rows > 0
+
+    runs_before = len(Client().list_pipeline_runs(size=50))
+    unknown = run("generate-instruct-datasets", "--set", "instruction.strategy=magic")
+    assert unknown.exit_code == 2 and "config error, nothing was run" in unknown.output
+    assert "instruction.strategy: Input should be 'offline' or 'llm'" in unknown.output
+
+    no_endpoint = run("generate-instruct-datasets", "--set", "instruction.strategy=llm")
+    assert no_endpoint.exit_code == 1
+    assert "instruction.strategy 'llm' needs an LLM endpoint: set OPENAI_BASE_URL" in no_endpoint.output
+
+    unknown_author = run("generate-instruct-datasets", "--set", "author_full_names=[Nobody Here]")
+    assert unknown_author.exit_code == 1 and "(it holds: Maya Lindqvist)" in unknown_author.output
+    assert len(Client().list_pipeline_runs(size=50)) == runs_before  # refused before any run started
+
+
+def test_an_empty_feature_store_names_the_feature_pipeline(dataset_env: Path):
+    from tools.run import main
+
+    result = CliRunner().invoke(main, ["generate-instruct-datasets"])
+    assert result.exit_code != 0
+    # tools.run prints the pipeline's error and exits 1 once ZenML knows the pipeline; on a store
+    # where it never ran, its look-up of the last run raises over it, so read the whole chain.
+    messages, error = [result.output], result.exception
+    while error is not None:
+        messages.append(str(error))
+        error = error.__context__
+    assert any("run the feature pipeline first: poe run-feature-engineering-pipeline" in m for m in messages)

@@ -1,0 +1,131 @@
+"""The offline strategies: instructions derived from extracts, answers that are the author's text."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_engineering.application.datasets import generation
+from llm_engineering.application.datasets.extracts import build_extracts
+from llm_engineering.application.datasets.offline import (
+    GenericAnswerWriter,
+    KeyPhrases,
+    OfflineInstructionWriter,
+    first_sentence,
+    question_for,
+)
+from llm_engineering.configs.datasets import GenerateDatasetsConfig
+from llm_engineering.domain.cleaned_documents import CleanedDocument
+from llm_engineering.domain.dataset import DatasetType, InstructionSample, PreferenceSample
+from tests.fakes import demo_cleaned_documents
+
+
+def demo_documents() -> list[CleanedDocument]:
+    return demo_cleaned_documents()
+
+
+@pytest.fixture(scope="module")
+def extract_report():
+    return build_extracts(demo_documents(), max_length=1500, min_length=200, progress=False)
+
+
+def test_offline_answers_are_the_authors_own_text(extract_report):
+    config = GenerateDatasetsConfig(dataset_type="instruction")
+    report = generation.generate_instruction_samples(
+        extract_report, instruction=config.instruction, llm=config.llm, progress=False
+    )
+    documents = {d.id: d.content for d in demo_documents()}
+    extracts = {e.id: e for e in extract_report.extracts}
+
+    assert report.strategy == "offline" and not report.failures
+    assert len(report.samples) == 2 * len(extract_report.extracts)
+    for sample in report.samples:
+        assert isinstance(sample, InstructionSample)
+        assert sample.answer == extracts[sample.extract_id].content
+        for block in sample.answer.split("\n\n"):
+            assert block in documents[sample.document_id]
+        assert sample.instruction.strip() and sample.instruction not in sample.answer
+    # Instructions vary within an extract.
+    per_extract: dict[str, set[str]] = {}
+    for sample in report.samples:
+        per_extract.setdefault(sample.extract_id, set()).add(sample.instruction)
+    assert all(len(instructions) == 2 for instructions in per_extract.values())
+
+
+def test_offline_generation_is_deterministic(extract_report):
+    first = OfflineInstructionWriter(extract_report.extracts, instructions_per_extract=3).samples()
+    again = OfflineInstructionWriter(extract_report.extracts, instructions_per_extract=3).samples()
+    assert first == again
+
+
+def test_instructions_come_from_title_heading_phrases_and_first_sentence(extract_report):
+    writer = OfflineInstructionWriter(extract_report.extracts, instructions_per_extract=4)
+    instructions = [i for position in range(len(writer.extracts)) for i in writer.instructions(position)]
+
+    assert any(
+        'Write the opening of your article "Chunking Is a Product Decision"' in i for i in instructions
+    )
+    assert any('"The experiment that changed my mind"' in i for i in instructions)  # a heading
+    assert "Tell me about the time you shipped a new ranking model at 4 pm on a Friday." in instructions
+    assert any(i.startswith(("What is your take on", "How do you think about")) for i in instructions)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question"),
+    [
+        ("A chunk is the unit of evidence your model gets to see.", "What is a chunk?"),
+        ("Feature stores are mostly a caching problem.", "What are feature stores?"),
+        ("My favourite eval is a spreadsheet.", "What is your favourite eval?"),
+        ("To make rollback boring, keep the previous model warm.", "How do you make rollback boring?"),
+        (
+            "If shipping on Friday scares you, the problem is not the day.",
+            "What do you advise if shipping on Friday scares you?",
+        ),
+        (
+            "We shipped a new model on a Friday afternoon.",
+            "Tell me about the time you shipped a new model on a Friday afternoon.",
+        ),
+        ("Why do my answers drift?", "Why do your answers drift?"),
+        ("It is what it is.", None),
+        ("The third one is worse.", None),
+        ("Nobody remembered why.", None),
+    ],
+)
+def test_the_question_a_first_sentence_answers(sentence, question):
+    assert question_for(sentence) == question
+
+
+def test_first_sentence_skips_headings_lists_and_code():
+    text = "## Heading\n\n- a list item here\n\n```\ncode = 1\n```\n\nThe real text starts here. Then more."
+    assert first_sentence(text) == "The real text starts here."
+
+
+def test_key_phrases_prefer_repeated_topic_words_over_common_ones():
+    texts = [
+        "Feature stores cache features. A feature store keeps training-serving skew away. Feature stores help.",
+        "Chunking decides retrieval quality. Chunking by headings keeps procedures whole. The model helps.",
+        "The model answers questions. The model helps.",
+    ]
+    top = KeyPhrases(texts).top(1)
+    assert top[0] == "Chunking"
+    assert "model" not in top
+
+
+def test_generic_rejected_answers_are_not_the_authors_text(extract_report):
+    samples = OfflineInstructionWriter(extract_report.extracts).samples()
+    preference = GenericAnswerWriter(samples).samples_with_rejected()
+
+    assert len(preference) == len(samples)
+    for sample, pair in zip(samples, preference, strict=True):
+        assert isinstance(pair, PreferenceSample)
+        assert pair.instruction == sample.instruction and pair.chosen == sample.answer
+        assert pair.rejected != pair.chosen and pair.rejected not in pair.chosen
+    assert len({p.rejected for p in preference}) > len(preference) // 4  # topics and templates vary
+    config = GenerateDatasetsConfig(dataset_type=DatasetType.PREFERENCE)
+    report = generation.generate_preference_samples(
+        generation.GenerationReport(
+            dataset_type=DatasetType.PREFERENCE, strategy="offline", samples=samples, inputs=1, extracts=1
+        ),
+        preference=config.preference,
+        llm=config.llm,
+    )
+    assert report.strategy == "offline+rejected:offline" and report.samples == preference
