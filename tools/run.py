@@ -95,7 +95,8 @@ def step_summaries(run) -> list[str]:
     for step_name, step_run in run.steps.items():
         summary = step_run.run_metadata.get("summary")
         if summary:
-            lines.append(f"{step_name}: {summary}")
+            cached = " (cached: from an earlier run)" if str(step_run.status) == "cached" else ""
+            lines.append(f"{step_name}: {summary}{cached}")
     return lines
 
 

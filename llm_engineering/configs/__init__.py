@@ -22,6 +22,11 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
+    @classmethod
+    def expand(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Resolve references in the raw YAML (e.g. included files) before overrides apply."""
+        return data
+
 
 def _set_dotted(data: dict[str, Any], dotted_key: str, value: Any) -> None:
     keys = dotted_key.split(".")
@@ -93,6 +98,10 @@ def load_config(
         if not isinstance(loaded, dict):
             raise ConfigError(f"{source}: expected a mapping of keys at the top level")
         data = loaded
+    try:
+        data = model.expand(data)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     if overrides:
         data = _merge(data, parse_overrides(overrides))
         source += " + --set"

@@ -16,7 +16,7 @@ from llm_engineering.settings import get_settings
 logger = get_logger(__name__)
 
 
-@step
+@step(enable_cache=False)  # reads and writes the live warehouse: a cached answer would be stale
 def crawl_links(
     user: UserDocument, links: list[str], crawl: CrawlSettings
 ) -> Annotated[list[str], "crawled_links"]:

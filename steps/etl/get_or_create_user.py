@@ -8,7 +8,7 @@ from llm_engineering.domain.documents import UserDocument
 from llm_engineering.infrastructure.warehouse import open_warehouse
 
 
-@step
+@step(enable_cache=False)  # reads and writes the live warehouse: a cached answer would be stale
 def get_or_create_user(user_full_name: str) -> Annotated[UserDocument, "user"]:
     """Get or create the user whose writing is crawled.
 
