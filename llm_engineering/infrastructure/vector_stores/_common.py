@@ -74,3 +74,15 @@ def check_point_id(point_id: str) -> str:
 def check_point_ids(point_ids: Sequence[str]) -> list[str]:
     """:func:`check_point_id` over a sequence."""
     return [check_point_id(point_id) for point_id in point_ids]
+
+
+def delete_is_noop(ids: Sequence[str] | None, filters: Filters | None) -> bool:
+    """Check a delete request; True when it selects nothing (an empty id list).
+
+    Raises:
+        ValueError: if neither ids nor filters are given (deleting a whole collection is not
+            done by accident).
+    """
+    if ids is None and not filters:
+        raise ValueError("delete needs ids or filters")
+    return ids is not None and not ids

@@ -19,6 +19,7 @@ from llm_engineering.infrastructure.vector_stores._common import (
     VectorStoreError,
     check_point_id,
     check_point_ids,
+    delete_is_noop,
     normalise_filters,
 )
 
@@ -156,9 +157,7 @@ class QdrantServerStore:
         Raises:
             ValueError: if neither is given (deleting a whole collection is not done by accident).
         """
-        if ids is None and not filters:
-            raise ValueError("delete needs ids or filters")
-        if ids is not None and not ids:
+        if delete_is_noop(ids, filters):
             return
         flt, possible = _filter(filters)
         if not possible:
