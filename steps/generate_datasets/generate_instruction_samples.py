@@ -35,20 +35,7 @@ def generate_instruction_samples(
         report = generation.generate_instruction_samples(
             extracts, instruction=instruction, llm=llm, dataset_type=dataset_type, client=client
         )
-    summary = report.summary()
-    log_metadata(
-        metadata={
-            "strategy": report.strategy,
-            "extracts": report.inputs,
-            "samples": len(report.samples),
-            "failures": report.failures,
-            "failure_examples": report.failure_examples,
-            "dropped_pairs": report.dropped,
-            "tokens_used": report.tokens_used or 0,
-            "seconds": round(report.seconds, 3),
-            "summary": summary,
-        }
-    )
-    logger.info(summary)
+    log_metadata(metadata=report.metadata())
+    logger.info(report.summary())
     report.raise_if_failures_exceed(llm.failure_threshold)
     return report

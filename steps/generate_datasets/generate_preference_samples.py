@@ -42,18 +42,7 @@ def generate_preference_samples(
         report = generation.generate_preference_samples(
             instruction_samples, preference=preference, llm=llm, client=client
         )
-    summary = report.summary()
-    log_metadata(
-        metadata={
-            "strategy": report.strategy,
-            "samples": len(report.samples),
-            "failures": report.failures,
-            "failure_examples": report.failure_examples,
-            "tokens_used": report.tokens_used or 0,
-            "seconds": round(report.seconds, 3),
-            "summary": summary,
-        }
-    )
-    logger.info(summary)
+    log_metadata(metadata=report.metadata())
+    logger.info(report.summary())
     report.raise_if_failures_exceed(llm.failure_threshold)
     return report

@@ -230,6 +230,20 @@ class GenerationReport(BaseModel):
                 f"{threshold:.0%} (llm.failure_threshold): {examples}"
             )
 
+    def metadata(self) -> dict[str, Any]:
+        """What the generating step logs to ZenML: counts, failures, tokens, time and the summary."""
+        return {
+            "strategy": self.strategy,
+            "inputs": self.inputs,
+            "samples": len(self.samples),
+            "failures": self.failures,
+            "failure_examples": self.failure_examples,
+            "dropped_pairs": self.dropped,
+            "tokens_used": self.tokens_used or 0,
+            "seconds": round(self.seconds, 3),
+            "summary": self.summary(),
+        }
+
     def summary(self) -> str:
         """One line: samples made, by what, and failures."""
         failures = f", {self.failed} of {self.inputs} failed {dict(self.failures)}" if self.failed else ""
