@@ -1,6 +1,6 @@
 """Fixtures of the crawler tests: the loopback site, a local git repository, a PDF, Chromium.
 
-Test modules load them with ``pytest_plugins = ["tests.crawl_fixtures"]``.
+The root conftest loads them with ``pytest_plugins``, so every test can use them.
 """
 
 from __future__ import annotations

@@ -8,8 +8,6 @@ from click.testing import CliRunner
 
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument, UserDocument
 
-pytest_plugins = ["tests.crawl_fixtures"]
-
 pytestmark = pytest.mark.e2e
 
 

@@ -13,8 +13,6 @@ from llm_engineering.configs.etl import CrawlSettings, GitHubRules
 from llm_engineering.domain.documents import ArticleDocument, RepositoryDocument, UserDocument
 from llm_engineering.settings import Settings
 
-pytest_plugins = ["tests.crawl_fixtures"]
-
 
 def _settings(**overrides) -> CrawlSettings:
     defaults = {"max_workers": 4, "timeout_seconds": 0.5, "retries": 1, "backoff_seconds": 0.0}

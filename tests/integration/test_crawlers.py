@@ -14,8 +14,6 @@ from llm_engineering.configs.etl import GitHubRules
 from llm_engineering.domain.documents import ArticleDocument, PostDocument
 from llm_engineering.infrastructure.local_services import free_port
 
-pytest_plugins = ["tests.crawl_fixtures"]
-
 MEDIUM_MARKER = "The notebook turned out to be the real tool"
 
 
