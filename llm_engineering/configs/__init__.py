@@ -7,14 +7,25 @@ the run before any step starts, with a message that names the file and the key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from llm_engineering.domain.exceptions import ConfigError
 
 C = TypeVar("C", bound="StrictModel")
+
+
+def _normalise_author_names(names: list[str]) -> list[str]:
+    normalised = [" ".join(name.split()) for name in names]
+    if any(not name for name in normalised):
+        raise ValueError("an author name is blank")
+    return list(dict.fromkeys(normalised))
+
+
+AuthorNames = Annotated[list[str], Field(min_length=1), AfterValidator(_normalise_author_names)]
+"""Authors as stored ("First Last"): whitespace folded, duplicates dropped, blanks refused."""
 
 
 class StrictModel(BaseModel):

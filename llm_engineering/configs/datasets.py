@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from llm_engineering.configs import StrictModel
+from llm_engineering.configs import AuthorNames, StrictModel
 from llm_engineering.domain.dataset import DatasetType
 from llm_engineering.domain.types import DataCategory
 
@@ -173,9 +173,7 @@ class GenerateDatasetsConfig(StrictModel):
     dataset in the LLM Engineer's Handbook JSON format (its own train/test split is kept)."""
     handbook_json: Path | None = None
     """``handbook_json`` source: the JSON file (e.g. instruct_datasets.json)."""
-    author_full_names: Annotated[list[str], Field(min_length=1)] = Field(
-        default_factory=lambda: ["Maya Lindqvist"]
-    )
+    author_full_names: AuthorNames = Field(default_factory=lambda: ["Maya Lindqvist"])
     """Authors whose cleaned documents are used ("First Last", as stored)."""
     extracts: ExtractSettings = Field(default_factory=ExtractSettings)
     instruction: InstructionSettings = Field(default_factory=InstructionSettings)
@@ -184,14 +182,6 @@ class GenerateDatasetsConfig(StrictModel):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     split: SplitSettings = Field(default_factory=SplitSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
-
-    @field_validator("author_full_names")
-    @classmethod
-    def _normalise_names(cls, names: list[str]) -> list[str]:
-        cleaned = [" ".join(name.split()) for name in names]
-        if not all(cleaned):
-            raise ValueError("author names must not be blank")
-        return cleaned
 
     @model_validator(mode="after")
     def _handbook_path(self) -> GenerateDatasetsConfig:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from llm_engineering.configs import StrictModel
+from llm_engineering.configs import AuthorNames, StrictModel
 from llm_engineering.domain.types import DataCategory
 
 
@@ -73,19 +73,9 @@ class LoadingSettings(StrictModel):
 class FeatureEngineeringConfig(StrictModel):
     """Config of the ``feature_engineering`` pipeline (configs/feature_engineering.yaml)."""
 
-    author_full_names: Annotated[list[str], Field(min_length=1)] = Field(
-        default_factory=lambda: ["Maya Lindqvist"]
-    )
+    author_full_names: AuthorNames = Field(default_factory=lambda: ["Maya Lindqvist"])
     """Authors whose warehouse documents are turned into features ("First Last", as stored)."""
     cleaning: CleaningSettings = Field(default_factory=CleaningSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     loading: LoadingSettings = Field(default_factory=LoadingSettings)
-
-    @field_validator("author_full_names")
-    @classmethod
-    def _normalise_names(cls, names: list[str]) -> list[str]:
-        normalised = [" ".join(name.split()) for name in names]
-        if any(not name for name in normalised):
-            raise ValueError("an author name is blank")
-        return list(dict.fromkeys(normalised))
