@@ -38,16 +38,7 @@ def crawl_links(
         report = runner.crawl_links(
             links, user=user, warehouse=warehouse, dispatcher=dispatcher, settings=crawl
         )
-    log_metadata(
-        metadata={
-            "links": report.counts,
-            "documents_stored": sum(o.documents for o in report.outcomes if o.status == LinkStatus.STORED),
-            "failure_ratio": round(report.failure_ratio, 4),
-            "failures": report.failures,
-            "seconds": round(report.seconds, 3),
-            "summary": report.summary(),
-        }
-    )
+    log_metadata(metadata=report.metadata())
     logger.info(report.summary())
     report.raise_if_failures_exceed(crawl.failure_threshold)
     return [o.link for o in report.outcomes if o.status != LinkStatus.FAILED]

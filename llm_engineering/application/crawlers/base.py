@@ -80,6 +80,17 @@ class CrawlReport:
         """Failed link -> reason."""
         return {o.link: o.reason or "unknown" for o in self.outcomes if o.status == LinkStatus.FAILED}
 
+    def metadata(self) -> dict[str, object]:
+        """What the crawl step logs to ZenML: counts, failures with reasons, time and the summary."""
+        return {
+            "links": self.counts,
+            "documents_stored": sum(o.documents for o in self.outcomes if o.status == LinkStatus.STORED),
+            "failure_ratio": round(self.failure_ratio, 4),
+            "failures": self.failures,
+            "seconds": round(self.seconds, 3),
+            "summary": self.summary(),
+        }
+
     def raise_if_failures_exceed(self, threshold: float) -> None:
         """Fail the crawl when more than ``threshold`` of its links failed.
 
