@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from datasets import DatasetDict, load_from_disk
 
 from llm_engineering.application.datasets import storage
-from llm_engineering.application.datasets.extracts import iter_cleaned_documents
+from llm_engineering.application.feature_store import iter_cleaned_documents
 from llm_engineering.application.preprocessing import features
 from llm_engineering.application.preprocessing.ids import document_point_id
 from llm_engineering.domain.cleaned_documents import CleanedDocument, cleaned_collection

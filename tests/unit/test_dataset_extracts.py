@@ -7,10 +7,10 @@ import pytest
 from llm_engineering.application.datasets.extracts import (
     build_extracts,
     count_cleaned_documents,
-    iter_cleaned_documents,
     measure,
     split_document,
 )
+from llm_engineering.application.feature_store import iter_cleaned_documents
 from llm_engineering.domain.cleaned_documents import CleanedDocument, cleaned_collection
 from llm_engineering.domain.types import DataCategory
 from tests.fakes import InMemoryVectorStore

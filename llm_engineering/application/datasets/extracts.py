@@ -23,16 +23,17 @@ import hashlib
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from tqdm.auto import tqdm
 
+from llm_engineering.application.feature_store import iter_cleaned_documents
 from llm_engineering.domain.cleaned_documents import CleanedDocument, cleaned_collection
 from llm_engineering.domain.dataset import Extract
 from llm_engineering.domain.types import DataCategory
-from llm_engineering.domain.vector_store import Point, VectorStore
+from llm_engineering.domain.vector_store import VectorStore
 
 Unit = Literal["characters", "words"]
 
@@ -42,41 +43,6 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 # -- reading the feature store ---------------------------------------------------------
-
-
-def _document_from_point(point: Point) -> CleanedDocument:
-    # The feature pipeline stores the warehouse id under ``document_id`` when the point id had
-    # to be derived from it (a non-UUID id); otherwise the point id is the document id.
-    payload = dict(point.payload)
-    return CleanedDocument.from_payload(payload.pop("document_id", point.id), payload)
-
-
-def iter_cleaned_documents(
-    store: VectorStore,
-    *,
-    categories: Iterable[DataCategory | str] = tuple(DataCategory),
-    author_full_names: Sequence[str] | None = None,
-    page_size: int = 256,
-) -> Iterator[CleanedDocument]:
-    """The cleaned documents of the feature store, one ``scroll`` page at a time.
-
-    Args:
-        store: the vector store holding the ``cleaned_*`` collections.
-        categories: the categories to read; an absent collection reads as empty.
-        author_full_names: only these authors (None: every author); filtered inside the store.
-        page_size: documents per request.
-    """
-    filters: dict[str, Any] = {"author_full_name": list(author_full_names)} if author_full_names else {}
-    for category in categories:
-        name = cleaned_collection(category)
-        if not store.collection_exists(name):
-            continue
-        offset: str | None = None
-        while True:
-            points, offset = store.scroll(name, filters=filters, limit=page_size, offset=offset)
-            yield from (_document_from_point(point) for point in points)
-            if offset is None:
-                break
 
 
 def count_cleaned_documents(

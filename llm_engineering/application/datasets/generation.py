@@ -22,7 +22,6 @@ from llm_engineering.application.datasets.extracts import (
     ExtractReport,
     build_extracts,
     count_cleaned_documents,
-    iter_cleaned_documents,
     stored_authors,
 )
 from llm_engineering.application.datasets.llm_generation import (
@@ -33,6 +32,7 @@ from llm_engineering.application.datasets.offline import GenericAnswerWriter, Of
 from llm_engineering.application.datasets.ports import ENDPOINT_FIX, LLMClient
 from llm_engineering.application.datasets.quality import category_counts, deduplicate_extracts, filter_samples
 from llm_engineering.application.datasets.splits import check_no_leakage, split_samples
+from llm_engineering.application.feature_store import iter_cleaned_documents
 from llm_engineering.configs.datasets import (
     ExtractSettings,
     GenerateDatasetsConfig,

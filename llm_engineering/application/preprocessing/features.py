@@ -35,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
+from llm_engineering.application.feature_store import iter_cleaned_documents, scroll_all
 from llm_engineering.application.preprocessing.chunking import chunk_document
 from llm_engineering.application.preprocessing.cleaning import clean_document
 from llm_engineering.application.preprocessing.embedding import EmbeddingStats, TextEmbedder, embed_chunks
@@ -59,8 +60,6 @@ from llm_engineering.domain.vector_store import Point, VectorStore
 
 INDEXED_FIELDS: tuple[str, ...] = ("author_id", "author_full_name", "category", "document_id", "platform")
 """Payload keys filtered on in both the cleaned and the embedded collections; each has an index."""
-
-_SCROLL_PAGE = 512
 
 
 class UnknownAuthorError(LLMTwinError):
@@ -165,23 +164,6 @@ def query_documents(warehouse: Any, *, author_full_names: Sequence[str]) -> Ware
 # -- reading the feature store ---------------------------------------------------------
 
 
-def scroll_all(store: VectorStore, name: str, *, filters: dict[str, Any] | None = None) -> Iterable[Point]:
-    """Every point of ``name`` matching ``filters``, page by page; nothing when the collection is absent."""
-    if not store.collection_exists(name):
-        return
-    offset: str | None = None
-    while True:
-        points, offset = store.scroll(name, filters=filters, limit=_SCROLL_PAGE, offset=offset)
-        yield from points
-        if offset is None:
-            return
-
-
-def _cleaned_from_point(point: Point) -> CleanedDocument:
-    payload = dict(point.payload)
-    return CleanedDocument.from_payload(payload.pop("document_id", point.id), payload)
-
-
 def read_cleaned_documents(
     store: VectorStore,
     *,
@@ -197,13 +179,11 @@ def read_cleaned_documents(
         author_ids: only these authors' documents (None: every author).
         author_full_names: only these authors' documents, by name (None: every author).
     """
-    filters: dict[str, Any] = {"author_id": author_ids, "author_full_name": author_full_names}
-    documents: list[CleanedDocument] = []
-    for category in categories:
-        documents.extend(
-            _cleaned_from_point(p) for p in scroll_all(store, cleaned_collection(category), filters=filters)
+    return list(
+        iter_cleaned_documents(
+            store, categories=categories, author_ids=author_ids, author_full_names=author_full_names
         )
-    return documents
+    )
 
 
 # -- clean -------------------------------------------------------------------------------
