@@ -76,15 +76,30 @@ PIPELINES: dict[str, PipelineEntry] = {
 }
 
 
-def _load(reference: str):
+TRIGGERS = ("manual", "schedule", "api")
+"""Who can start a run; each run is tagged ``trigger:<who>``."""
+
+
+def load_reference(reference: str):
+    """The object a ``"module:attribute"`` reference names."""
     module, _, attribute = reference.partition(":")
     return getattr(importlib.import_module(module), attribute)
 
 
-def _resolve(path: Path | None, default: str) -> Path:
-    if path is not None:
-        return path
-    return PROJECT_ROOT / default
+def load_pipeline_config(
+    pipeline: str, path: Path | None = None, overrides: tuple[str, ...] | list[str] = ()
+):
+    """The validated config of ``pipeline``: its YAML (default: its own) with ``KEY=VALUE`` overrides.
+
+    Raises:
+        ConfigError: a missing file, an unknown key or a bad value, named in the message.
+    """
+    entry = PIPELINES[pipeline]
+    return load_config(
+        load_reference(entry.config_model),
+        path if path is not None else PROJECT_ROOT / entry.default_config,
+        overrides,
+    )
 
 
 def _last_run(pipeline_name: str):
@@ -132,15 +147,25 @@ _EPILOG = "\b\nPipelines:\n" + "\n".join(f"  {name:<30} {entry.summary}" for nam
 )
 @click.option("--no-cache", is_flag=True, help="Run every step even when its inputs are unchanged.")
 @click.option("--check", is_flag=True, help="Only validate the config and print it.")
+@click.option(
+    "--trigger",
+    type=click.Choice(TRIGGERS),
+    default="manual",
+    show_default=True,
+    help="Who started the run; the run is tagged trigger:<value> in the dashboard.",
+)
 def main(
-    pipeline: str, config_path: Path | None, overrides: tuple[str, ...], no_cache: bool, check: bool
+    pipeline: str,
+    config_path: Path | None,
+    overrides: tuple[str, ...],
+    no_cache: bool,
+    check: bool,
+    trigger: str,
 ) -> None:
     """Run PIPELINE with its config: one of the names below."""
     entry = PIPELINES[pipeline]
     try:
-        config = load_config(
-            _load(entry.config_model), _resolve(config_path, entry.default_config), overrides
-        )
+        config = load_pipeline_config(pipeline, config_path, overrides)
     except ConfigError as exc:
         click.echo(f"config error, nothing was run:\n{exc}", err=True)
         sys.exit(2)
@@ -148,9 +173,9 @@ def main(
         click.echo(config.model_dump_json(indent=2))
         return
     started = time.monotonic()
-    pipeline_fn = _load(entry.pipeline)
+    pipeline_fn = load_reference(entry.pipeline)
     try:
-        run = pipeline_fn.with_options(enable_cache=not no_cache)(config=config)
+        run = pipeline_fn.with_options(enable_cache=not no_cache, tags=[f"trigger:{trigger}"])(config=config)
     except Exception as exc:  # the step's own error, already logged by ZenML with its traceback
         for line in step_summaries(_last_run(pipeline_fn.name)):
             click.echo(line)
