@@ -25,8 +25,9 @@ atexit.register(shutil.rmtree, os.environ["ZENML_CONFIG_PATH"], ignore_errors=Tr
 from llm_engineering.infrastructure.local_services import WarehouseServer, free_port  # noqa: E402
 from llm_engineering.infrastructure.warehouse import Warehouse, connect  # noqa: E402
 
-# Loopback fixture site, Chromium, a local git repository and a PDF for the crawler tests.
-pytest_plugins = ["tests.crawl_fixtures"]
+# Loopback fixture site, Chromium, a local git repository and a PDF for the crawler tests;
+# a tiny causal LM and the converted packaged SmolLM2 for the model tests.
+pytest_plugins = ["tests.crawl_fixtures", "tests.model_fixtures"]
 
 SHARED_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "llm-engineers-handbook"
 
