@@ -1,0 +1,16 @@
+"""Evaluation of the twin: does each model version write like its author, and which one serves?
+
+One module per metric, each documenting what its figure means:
+
+- :mod:`.perplexity`: author perplexity (lower is better);
+- :mod:`.style`: stylometric style distance (lower is better);
+- :mod:`.similarity`: embedding cosine similarity with the references (higher is better);
+- :mod:`.attribution`: attribution rate of an author classifier, with its own accuracy;
+- :mod:`.rouge`: ROUGE-L F1 with the references (higher is better);
+- :mod:`.retrieval`: hit@k and MRR of the feature store;
+- :mod:`.judge`: an LLM judge's 1-3 scores, when an endpoint is configured.
+
+:mod:`.runner` plans, answers and scores; :mod:`.promotion` decides which version becomes
+production; :mod:`.report` prints the table (:func:`~.report.format_table`), renders the HTML
+report and saves the JSON. Nothing here imports ZenML.
+"""

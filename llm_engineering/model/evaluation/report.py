@@ -1,0 +1,187 @@
+"""The evaluation's outputs for people: a text table, an HTML report, and the JSON file.
+
+- :func:`format_table`: versions x metrics as aligned text (what ``poe demo`` and the run print);
+- :func:`render_html`: a self-contained page (no scripts, no external assets) with the table,
+  one bar chart per metric and every answer beside the author's reference;
+- :func:`save_results`: ``STATE_DIR/evaluation/<UTC time>/results.json`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from llm_engineering.model.evaluation.metrics import RUN_METRICS, VERSION_METRICS
+from llm_engineering.model.evaluation.results import EvaluationResults
+
+
+def _format(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:.1f}"
+    return f"{value:.3f}"
+
+
+def _arrow(metric: str) -> str:
+    spec = VERSION_METRICS.get(metric) or RUN_METRICS.get(metric)
+    return "" if spec is None else (" ↓" if spec.better == "lower" else " ↑")
+
+
+def format_table(results: EvaluationResults) -> str:
+    """Versions x metrics as an aligned text table; ↓/↑ say which way is better, ``*`` marks the best.
+
+    Run-level scores (retrieval), notes and the promotion decision follow the table.
+    """
+    metrics = results.metrics
+    header = ["version", "stage", *(f"{m}{_arrow(m)}" for m in metrics)]
+    best: dict[str, str | None] = {}
+    for metric in metrics:
+        scored = {n: s for n, s in results.scores_of(metric).items() if s is not None}
+        sign = 1 if VERSION_METRICS[metric].better == "lower" else -1
+        best[metric] = min(scored, key=lambda n: sign * scored[n]) if len(scored) > 1 else None
+    rows = [
+        [
+            v.name + (" (production)" if v.name == results.production else ""),
+            v.stage,
+            *(_format(v.scores.get(m)) + ("*" if best[m] == v.name else "") for m in metrics),
+        ]
+        for v in results.versions
+    ]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if results.run_scores:
+        lines.append(
+            "feature store: "
+            + ", ".join(f"{m}{_arrow(m)} {_format(s)}" for m, s in results.run_scores.items())
+        )
+    attribution = results.details.get("attribution")
+    if attribution:
+        lines.append(
+            f"attribution classifier: held-out accuracy {attribution['classifier_accuracy']:.3f}, "
+            f"author recall {attribution['author_recall']:.3f}"
+        )
+    lines += [f"note: {note}" for note in results.notes]
+    if results.promotion is not None:
+        verb = "promoted" if results.promotion.promote else "not promoted"
+        lines.append(f"promotion ({verb}): {results.promotion.reason}")
+    return "\n".join(lines)
+
+
+def summary_line(results: EvaluationResults) -> str:
+    """One line: versions, samples, the primary metric's best and the promotion."""
+    scores = {n: s for n, s in results.scores_of(results.primary_metric).items() if s is not None}
+    shown = ", ".join(f"{n} {_format(s)}" for n, s in scores.items()) or "no scores"
+    line = (
+        f"{len(results.versions)} versions on {len(results.samples)} test samples; "
+        f"{results.primary_metric}{_arrow(results.primary_metric)}: {shown}"
+    )
+    if results.promotion is not None:
+        line += f"; {'promoted ' + str(results.promotion.winner) if results.promotion.promote else 'production unchanged'}"
+    return line
+
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;vertical-align:top}
+th{background:#f3f3f3}.best{font-weight:bold;background:#e8f5e9}.num{text-align:right}
+.bar{display:flex;align-items:center;margin:.2em 0}.bar span{width:14em}.bar svg{margin:0 .5em}
+.answers td{white-space:pre-wrap;font-size:.9em;max-width:30em}.note{color:#a33}
+"""
+
+
+def _bars(results: EvaluationResults, metric: str) -> str:
+    scores = results.scores_of(metric)
+    values = [s for s in scores.values() if s is not None]
+    if not values:
+        return ""
+    top = max(abs(v) for v in values) or 1.0
+    spec = VERSION_METRICS[metric]
+    rows = []
+    for name, score in scores.items():
+        width = 0 if score is None else max(1, int(300 * abs(score) / top))
+        rows.append(
+            f'<div class="bar"><span>{html.escape(name)}</span>'
+            f'<svg width="300" height="14" role="img"><rect width="{width}" height="14" fill="#4a7bd0"/></svg>'
+            f"{_format(score)}</div>"
+        )
+    title = f"{spec.label} ({spec.better} is better): {spec.meaning}"
+    return f"<h3>{html.escape(title)}</h3>" + "".join(rows)
+
+
+def render_html(results: EvaluationResults) -> str:
+    """A self-contained HTML report: table per version, bars per metric, answers beside the references."""
+    e = html.escape
+    metrics = results.metrics
+    head = "".join(f"<th>{e(VERSION_METRICS[m].label)}{_arrow(m)}</th>" for m in metrics)
+    rows = []
+    for v in results.versions:
+        cells = []
+        for m in metrics:
+            scores = {n: s for n, s in results.scores_of(m).items() if s is not None}
+            sign = 1 if VERSION_METRICS[m].better == "lower" else -1
+            best = min(scores, key=lambda n: sign * scores[n]) if scores else None
+            css = "num best" if best == v.name and len(scores) > 1 else "num"
+            cells.append(f'<td class="{css}">{_format(v.scores.get(m))}</td>')
+        label = e(v.name) + (" <em>(production)</em>" if v.name == results.production else "")
+        rows.append(f"<tr><td>{label}</td><td>{e(v.stage)}</td>{''.join(cells)}</tr>")
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>LLM Twin evaluation {e(results.created_at)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>Evaluation of {e(results.author)}'s twin</h1>",
+        f"<p>{e(results.created_at)} · {len(results.samples)} test samples from <code>{e(results.dataset)}</code>"
+        f" · primary metric <b>{e(results.primary_metric)}</b></p>",
+        f"<table><tr><th>version</th><th>stage</th>{head}</tr>{''.join(rows)}</table>",
+    ]
+    if results.run_scores:
+        parts.append(
+            "<p>Feature store: "
+            + ", ".join(f"{e(RUN_METRICS[m].label)} {_format(s)}" for m, s in results.run_scores.items())
+            + "</p>"
+        )
+    attribution = results.details.get("attribution")
+    if attribution:
+        parts.append(
+            f"<p>Attribution classifier: held-out accuracy {attribution['classifier_accuracy']:.3f}, "
+            f"author recall {attribution['author_recall']:.3f} (a rate means little when accuracy is near 0.5).</p>"
+        )
+    if results.promotion is not None:
+        verb = "promoted" if results.promotion.promote else "not promoted"
+        parts.append(f"<p><b>Promotion ({verb}):</b> {e(results.promotion.reason)}</p>")
+    parts += [f'<p class="note">{e(note)}</p>' for note in results.notes]
+    parts.append("<h2>Scores</h2>")
+    parts += [_bars(results, m) for m in metrics]
+    parts.append("<h2>Answers</h2>")
+    names = [v.name for v in results.versions]
+    heading = "".join(f"<th>{e(n)}</th>" for n in names)
+    for i, sample in enumerate(results.samples):
+        answers = "".join(f"<td>{e(results.answers[n][i])}</td>" for n in names)
+        parts.append(
+            f"<h3>{i + 1}. {e(sample.instruction)}</h3><table class='answers'>"
+            f"<tr><th>reference ({e(results.author)})</th>{heading}</tr>"
+            f"<tr><td>{e(sample.reference)}</td>{answers}</tr></table>"
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def save_results(results: EvaluationResults, *, root: Path, now: datetime | None = None) -> Path:
+    """Write ``results.json`` and ``report.html`` into ``root/<UTC time>/``; returns that folder."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    folder = Path(root) / stamp
+    suffix = 1
+    while folder.exists():
+        suffix += 1
+        folder = Path(root) / f"{stamp}-{suffix}"
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(
+        json.dumps(results.model_dump(mode="json"), indent=2, ensure_ascii=False), encoding="utf-8"
+    )
+    (folder / "report.html").write_text(render_html(results), encoding="utf-8")
+    return folder
