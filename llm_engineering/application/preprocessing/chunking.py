@@ -33,6 +33,8 @@ from llm_engineering.application.preprocessing.ids import chunk_id
 from llm_engineering.domain.cleaned_documents import Chunk, CleanedDocument
 from llm_engineering.domain.types import DataCategory
 
+RULES_VERSION = "1"  # bump when the rules change: every document is re-chunked and re-embedded once
+
 
 class Tokenizer(Protocol):
     """What chunking needs from the embedding model's tokenizer."""
