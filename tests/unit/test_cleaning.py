@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from llm_engineering.application.preprocessing.cleaning import (
+    author_boilerplate,
     clean_article,
     clean_article_text,
     clean_document,
     clean_post,
     clean_repository,
     normalise_characters,
+    repeated_lines,
 )
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument
 from llm_engineering.domain.types import DataCategory
@@ -84,29 +87,117 @@ def test_nested_list_items_are_not_taken_for_code():
 
 # -- boilerplate -------------------------------------------------------------------------
 
+HEAD_PARAGRAPH = "The real paragraph of the article, long enough to count as one."
+LAST_PARAGRAPH = "The last real paragraph of the article, long enough to count too."
+
+CHROME = [
+    "Share this post",
+    "Copy link",
+    "SubscribeSign in",
+    "Sign up",
+    "Sign up for our newsletter",
+    "Follow",
+    "Follow me on Medium",
+    "·Follow",
+    "Ready for more?",
+    "This site requires JavaScript to run correctly. Please turn on JavaScript or unblock scripts",
+    "© 2024 Paul Iusztin",
+    "__Copyright 2023, Maxime Labonne",
+    "decodingml.substack.com",
+    "13",
+    "2.1K",
+    "Next",
+    "Note",
+    "* * *",
+    "↓↓↓",
+    "Image by author",
+    "[Share](https://example.com/share)",
+    "https://example.com/subscribe",
+]
+
+
+@pytest.mark.parametrize("line", CHROME)
+def test_chrome_lines_go_from_the_page_head_and_foot(line):
+    text = f"{line}\n\n{HEAD_PARAGRAPH}\n\nMiddle text.\n\n{LAST_PARAGRAPH}\n\n{line}"
+    assert clean_article_text(text) == f"{HEAD_PARAGRAPH}\n\nMiddle text.\n\n{LAST_PARAGRAPH}"
+
 
 @pytest.mark.parametrize(
     "line",
     [
-        "Share this post",
-        "Copy link",
         "SubscribeSign in",
-        "Ready for more?",
         "This site requires JavaScript to run correctly. Please turn on JavaScript or unblock scripts",
-        "© 2024 Paul Iusztin",
-        "__Copyright 2023, Maxime Labonne",
-        "decodingml.substack.com",
-        "13",
-        "2.1K",
         "* * *",
         "↓↓↓",
         "Image by author",
+        "#",
+        "[Share](https://example.com/share)",
+        "  * [Home](https://example.com/) · [About](https://example.com/about)",
+        "https://example.com/subscribe",
     ],
 )
-def test_boilerplate_lines_are_dropped(line):
-    text = f"The real paragraph of the article, long enough to count as one.\n\n{line}\n\nAnother real paragraph."
-    assert clean_article_text(text) == (
-        "The real paragraph of the article, long enough to count as one.\n\nAnother real paragraph."
+def test_noise_and_link_only_lines_go_wherever_they_stand(line):
+    text = f"{HEAD_PARAGRAPH}\n\n{line}\n\n{LAST_PARAGRAPH}"
+    assert clean_article_text(text) == f"{HEAD_PARAGRAPH}\n\n{LAST_PARAGRAPH}"
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "## Next",
+        "## Note",
+        "### Share",
+        "Next",
+        "socket.io",
+        "1999",
+        "13",
+        "2.1K",
+        "Follow the white rabbit.",
+        "| Year | Loss |\n|---|---|\n| 1999 | 0.5 |\n| 2000 | 0.25 |",
+        "Year | Loss\n---|---\n1999 | 0.5",
+        "| 1999 | 0.5 |",
+        "```\n1999\n\n---\n© 2024\n```",
+        "    Share this post\n    13",
+        "  * socket.io\n  * 1999\n  * Note",
+        "We serve it with socket.io and decodingml.substack.com since 1999.",
+        "> Note",
+    ],
+)
+def test_content_in_the_body_survives(block):
+    """Tables, short headings, code, numbers and domain-like words between two paragraphs stay."""
+    cleaned = clean_article_text(f"{HEAD_PARAGRAPH}\n\n{block}\n\n{LAST_PARAGRAPH}")
+    if block.startswith("    "):  # indented code comes back fenced
+        block = "```\nShare this post\n13\n```"
+    assert cleaned == f"{HEAD_PARAGRAPH}\n\n{block}\n\n{LAST_PARAGRAPH}"
+
+
+def test_tables_survive_even_in_the_head_and_foot():
+    table = "| Model | Score |\n|---|---|\n| 7B | 0.5 |"
+    text = f"Jane Doe\n\nJul 31, 2023\n\n{table}\n\nMenu\n\n{HEAD_PARAGRAPH}\n\n13\n\n{table}"
+    assert clean_article_text(text) == f"{table}\n\n{HEAD_PARAGRAPH}\n\n{table}"
+
+
+def test_blocks_keep_the_separator_they_had():
+    text = f"{HEAD_PARAGRAPH}\n\n## Setup\nRun this:\n  * one\n  * two\n\n\n\n{LAST_PARAGRAPH}"
+    assert (
+        clean_article_text(text)
+        == f"{HEAD_PARAGRAPH}\n\n## Setup\nRun this:\n  * one\n  * two\n\n{LAST_PARAGRAPH}"
+    )
+
+
+def test_a_heading_wrapped_by_html2text_is_one_heading():
+    text = (
+        "### A blueprint for designing production LLM systems: From Notebooks to\nproduction\n\n"
+        + HEAD_PARAGRAPH
+    )
+    assert clean_article_text(text).startswith(
+        "### A blueprint for designing production LLM systems: From Notebooks to production\n\n"
+    )
+    assert (
+        clean_article_text(
+            text, title="A blueprint for designing production LLM systems: From Notebooks to production"
+        )
+        == HEAD_PARAGRAPH
     )
 
 
@@ -242,3 +333,114 @@ def test_a_real_run_together_medium_page_loses_its_chrome(corpus_pages):
     assert "Open in app" not in text and "ListenShare" not in text
     assert "Sign up to discover human stories" not in text and "Recommended from Medium" not in text
     assert "What is your LLM Twin? It is an AI character that writes like yourself" in text
+
+
+def test_the_whole_corpus_keeps_its_code_and_loses_its_widgets(corpus_pages):
+    """Every fenced block of every real page survives verbatim; no widget line is left anywhere."""
+    widgets = {"share this post", "copy link", "subscribesign in", "facebook", "email", "other", "note"}
+    for link, record in corpus_pages.items():
+        raw = normalise_characters(record["content"]["Content"])
+        _, text = clean_article(record["content"])
+        for block in re.findall(r"^```.*?^```", raw, flags=re.M | re.S):
+            assert block in text, link
+        assert not widgets & {line.strip().casefold() for line in text.split("\n")}, link
+
+
+# -- repeated lines ----------------------------------------------------------------------
+
+PROMO = (
+    "**Check out** the **full-fledged version** of the **article** on our **Medium\npublication**. "
+    "**It’s FREE** ↓↓↓"
+)
+
+
+def _newsletter(number: int, *, promo: bool = True) -> str:
+    body = (
+        f"## Conclusion\n\nIssue {number} explains a different idea about feature pipelines at length.\n\n"
+        "```python\nimport torch\n```\n\n"
+    )
+    return body + (f"{PROMO}\n\nThanks for reading, see you next week." if promo else "Bye.")
+
+
+def test_lines_repeated_across_an_authors_documents_are_found_and_dropped():
+    texts = [_newsletter(i) for i in range(8)] + [_newsletter(8, promo=False)]
+    boilerplate = repeated_lines(texts)
+    assert boilerplate == {
+        "check out the full-fledged version of the article on our medium publication. it’s free ↓↓↓",
+        "thanks for reading, see you next week.",
+    }  # headings, code and short lines never count; each document's own text is not repeated
+    cleaned = clean_article_text(texts[0], boilerplate=boilerplate)
+    assert "full-fledged" not in cleaned and "see you next week" not in cleaned
+    assert cleaned == (
+        "## Conclusion\n\nIssue 0 explains a different idea about feature pipelines at length.\n\n"
+        "```python\nimport torch\n```"
+    )
+    assert "full-fledged" in clean_article_text(texts[0])  # nothing is dropped unless passed
+
+
+def test_repeated_lines_are_the_same_from_raw_and_cleaned_texts():
+    raw = [_newsletter(i) for i in range(5)]
+    assert repeated_lines(raw) == repeated_lines([clean_article_text(t) for t in raw])
+
+
+@pytest.mark.parametrize(
+    ("documents", "min_documents", "min_share", "expected"),
+    [(3, 3, 0.2, True), (2, 3, 0.2, False), (3, 3, 0.5, False), (5, 2, 0.5, True)],
+)
+def test_a_line_must_repeat_in_enough_documents_and_a_large_enough_share(
+    documents, min_documents, min_share, expected
+):
+    texts = [_newsletter(i, promo=i < documents) for i in range(8)]
+    found = repeated_lines(texts, min_documents=min_documents, min_share=min_share)
+    assert bool(found) is expected
+
+
+@pytest.mark.parametrize(("min_documents", "min_share"), [(1, 0.2), (3, 0.0), (3, 1.5)])
+def test_bad_thresholds_are_refused(min_documents, min_share):
+    with pytest.raises(ValueError, match="min_"):
+        repeated_lines([], min_documents=min_documents, min_share=min_share)
+
+
+def test_posts_and_documents_drop_the_authors_repeated_lines():
+    boilerplate = frozenset({"Follow me for more tips on MLOps and LLMs every day"})
+    post = clean_post(
+        {"Content": "Big news!\n\n**Follow me** for more tips on MLOps and LLMs every day"},
+        boilerplate=boilerplate,
+    )
+    assert post == "Big news!"
+    document = PostDocument(
+        content={
+            "Content": "Hello world, this is news.\nFollow me for more tips on MLOps and LLMs every day"
+        },
+        platform="linkedin",
+        author_id="a",
+        author_full_name="A B",
+        link="l1",
+    )
+    assert clean_document(document, boilerplate=boilerplate).content == "Hello world, this is news."
+
+
+def test_author_boilerplate_is_computed_per_author():
+    texts = {
+        "Ada": [_newsletter(i) for i in range(4)],
+        "Bob": [_newsletter(i, promo=False) for i in range(4)],
+    }
+    found = author_boilerplate(texts)
+    assert len(found["Ada"]) == 2 and found["Bob"] == frozenset()
+
+
+def test_a_real_authors_promotions_are_found_and_dropped(corpus_pages):
+    paul = [r["content"] for r in corpus_pages.values() if r["author_full_name"] == "Paul Iusztin"]
+    boilerplate = repeated_lines(content["Content"] for content in paul)
+    paul = [r["content"] for r in corpus_pages.values() if r["platform"] == "decodingml.substack.com"]
+    assert "if not otherwise stated, all images are created by the author." in boilerplate
+    assert not any(len(key.split()) < 5 for key in boilerplate)  # "## Conclusion", "Paul" never count
+    with_promo = [
+        c
+        for c in paul
+        if "If not otherwise stated, all images are created by the author." in clean_article(c)[1]
+    ]
+    assert len(with_promo) >= 10
+    for content in with_promo:
+        _, text = clean_article(content, boilerplate=boilerplate)
+        assert "If not otherwise stated" not in text and len(text) > 500

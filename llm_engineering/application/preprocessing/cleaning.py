@@ -4,6 +4,7 @@ The warehouse holds text as crawled: articles are Markdown made from HTML pages 
 trafilatura, or html2text in the handbook corpus) and still carry menus, share buttons,
 bylines and footers; posts are LinkedIn text; repositories map file paths to file contents.
 Cleaning turns each into one text that the chunker and the dataset generator can trust.
+Blocks come from the one Markdown parser (:mod:`~llm_engineering.application.preprocessing.markdown`).
 
 Rules, per category (each has a unit test on an inline case and on a real page):
 
@@ -16,27 +17,33 @@ Rules, per category (each has a unit test on an inline case and on a real page):
 2. Page chrome in run-together text (pages whose text has no line breaks, e.g. Medium):
    everything up to the ``ListenShare`` button row near the top, and everything from a
    known footer (``Sign up to discover human stories``, ``Discussion about this post``, ...)
-   on, is cut.
-3. Code survives verbatim: fenced blocks (```` ``` ````) and indented blocks (4 spaces or a
-   tab, after a blank line, not a list item) are kept character for character, re-emitted
-   as fenced blocks; only the copy-button marker ``__`` glued to their last line goes.
-4. Boilerplate lines go: share/subscribe/sign-in widgets, comment-section labels, the
-   "requires JavaScript" notice, copyright lines, bare site domains, lone numbers
-   (like and comment counters), lines of only punctuation or icon markers, and headings
-   that repeat the title or subtitle.
-5. The page header goes: the run of short lines (at most 8 words: bylines, dates, menus,
-   tables of contents) before the first sentence-length paragraph is dropped when it holds
-   at least 3 such lines; a heading or one short line before the text stays.
+   in the second half of the page on, is cut.
+3. Code and tables survive verbatim: fenced blocks (```` ``` ````) and indented blocks (4
+   spaces or a tab, not a list item) are kept character for character, indented ones
+   re-emitted as fenced blocks without the copy-button marker ``__`` glued to their last
+   line; table rows (``| 1999 | 0.5 |``, ``|---|``) keep their characters.
+4. Noise goes wherever it stands: site notices (``SubscribeSign in``, the "requires
+   JavaScript" notice, ...), generic captions (``Image by author``), lines of only marks
+   (``* * *``, ``↓↓↓``), empty headings, lines of only links, and the author's repeated
+   lines passed as ``boilerplate`` (:func:`repeated_lines`).
+5. Page chrome goes only where it lives: the *head* (before the first sentence-length
+   paragraph, code block or table) and the *foot* (after the last one) lose share and
+   subscribe widgets, counters (``13``, ``2.1K``), bare domains, copyright lines,
+   "Follow" / "Sign up" lines and headings that repeat the title or subtitle; a head that
+   still holds at least 3 short lines (bylines, dates, menus) goes whole but for the
+   headings right before the text. In the body, ``## Note``, ``1999`` or ``socket.io`` are
+   the author's words and stay.
 6. Prose is normalised: lines wrapped inside a paragraph are joined (``pre-`` +
    ``trained`` -> ``pre-trained``), runs of spaces become one, ``**bold**`` markers and
    stray ``__`` icon markers go; paragraphs, headings, list items and quotes keep their
-   own lines, and paragraphs are separated by exactly one blank line.
+   own lines, and blocks keep the separator they had (one line break, or exactly one blank
+   line).
 7. The title and the subtitle open the text as its first paragraphs (the subtitle only
    when the body does not already start with it).
 
 **Posts** (:func:`clean_post`): the character rules above, ``hashtag#`` -> ``#``, the
-``…see more`` and ``See translation`` buttons go; the author's own line breaks stay
-(they are part of the style), runs of blank lines become one.
+``…see more`` and ``See translation`` buttons and the author's repeated lines go; the
+author's own line breaks stay (they are part of the style), runs of blank lines become one.
 
 **Repositories** (:func:`clean_repository`): code whitespace is kept as it is (indentation,
 tabs, blank lines); only line endings are normalised and trailing blank lines trimmed.
@@ -48,15 +55,21 @@ A document whose cleaned text is empty yields None: the caller counts it as skip
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from llm_engineering.application.preprocessing.markdown import CODE_KINDS, BlockKind, parse_blocks
 from llm_engineering.domain.cleaned_documents import CleanedDocument
 from llm_engineering.domain.documents import ContentDocument
 from llm_engineering.domain.types import DataCategory
+
+RULES_VERSION = "2"
+# bump when the rules change: features are re-cleaned / re-chunked once
 
 # -- characters --------------------------------------------------------------------------
 
@@ -72,7 +85,7 @@ def normalise_characters(text: str) -> str:
     return _ODD_SPACES.sub(" ", text)
 
 
-# -- boilerplate -------------------------------------------------------------------------
+# -- boilerplate vocabulary ----------------------------------------------------------------
 
 BOILERPLATE_LINES = frozenset(
     line.casefold()
@@ -86,19 +99,14 @@ BOILERPLATE_LINES = frozenset(
         "Note",
         "Other",
         "Subscribe",
-        "SubscribeSign in",
         "Sign in",
         "Sign up",
         "Listen",
-        "ListenShare",
         "Top highlight",
         "Open in app",
-        "PreviousNext",
         "Previous",
         "Next",
-        "Start WritingGet the app",
-        "Substack is the home for great culture",
-        "Privacy ∙ Terms ∙ Collection notice",
+        "Follow",
         # comment sections
         "Discussion about this post",
         "Comments",
@@ -108,17 +116,31 @@ BOILERPLATE_LINES = frozenset(
         "Discussions",
         "No posts",
         "Ready for more?",
-        # notices
+    )
+)
+"""Widget lines dropped in the page head and foot only (compared case-insensitively, markup stripped);
+in the body ``## Note`` or ``Next`` are the author's words."""
+
+NOTICE_LINES = frozenset(
+    line.casefold()
+    for line in (
+        "SubscribeSign in",
+        "ListenShare",
+        "PreviousNext",
+        "Start WritingGet the app",
+        "Substack is the home for great culture",
+        "Privacy ∙ Terms ∙ Collection notice",
         "This site requires JavaScript to run correctly. Please turn on JavaScript or unblock scripts",
         "To make Medium work, we log user data. By using Medium, you agree to our Privacy Policy, "
         "including cookie policy.",
-        # generic captions that say nothing about the picture
-        "Image by author",
-        "Image by the author",
-        "Image by Author",
     )
 )
-"""Lines dropped wherever they stand (compared case-insensitively, markup stripped)."""
+"""Site notices and run-together button rows that no author writes: dropped wherever they stand."""
+
+CAPTION_LINES = frozenset(
+    line.casefold() for line in ("Image by author", "Image by the author", "Image by DALL-E")
+)
+"""Generic image captions that say nothing about the picture: dropped wherever they stand."""
 
 FOOTER_MARKERS: tuple[str, ...] = (
     "Discussion about this post",
@@ -134,16 +156,19 @@ HEADER_END_MARKERS: tuple[str, ...] = ("ListenShare",)
 _HEADER_SEARCH_CHARS = 3000
 _SHORT_LINE_WORDS = 8
 _MIN_HEADER_LINES = 3
+_MIN_REPEATED_WORDS = 5
 
 _LIST_ITEM = re.compile(r"^\s*(?:[*+-]|\d{1,3}[.)])\s+")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s*(.*?)\s*#*\s*$")
-_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
-_ONLY_MARKS = re.compile(r"^[\W_\d]*$")  # punctuation, icons, underscores, digits (counters)
+_NO_WORDS = re.compile(r"^[\W_]*$")  # punctuation, icons and arrows only
 _COUNTER = re.compile(r"^[\d.,]+\s*[KkMm]?$")
 _DOMAIN = re.compile(
     r"^(?:[A-Za-z0-9-]+\.)+(?:com|org|net|io|ai|dev|co|me|app|blog|substack)$", re.IGNORECASE
 )
 _COPYRIGHT = re.compile(r"^(?:__)?\s*(?:©|\(c\)|copyright\b)", re.IGNORECASE)
+_FOLLOW = re.compile(r"^(?:·\s*)?(?:follow|sign (?:up|in)|subscribe)\b", re.IGNORECASE)
+_LINK = r"(?:!?\[[^\]]*\]\([^)\s]*(?:\s+\"[^\"]*\")?\)|<https?://[^>\s]+>|https?://\S+)"
+_LINK_ONLY = re.compile(rf"^\s*(?:[*+-]\s+)?{_LINK}(?:[\s·|•,]*{_LINK})*[\s·|•,]*$")
 _BOLD = re.compile(r"\*\*|(?<!\w)__(?!\w)|(?<=\s)__(?=\w)|^__(?=\w)")
 _SPACES = re.compile(r"[ \t]{2,}")
 
@@ -157,15 +182,40 @@ def _plain(line: str) -> str:
     return _SPACES.sub(" ", line.replace("**", "").replace("__", "").strip(" *_#>")).strip()
 
 
-def is_boilerplate_line(line: str, *, title_keys: Iterable[str] = ()) -> bool:
-    """Whether a prose line is page chrome rather than writing (see the module rules 4)."""
+def boilerplate_key(line: str) -> str:
+    """The form in which lines are compared with a ``boilerplate`` set: plain text, case-folded."""
+    return _plain(_clean_prose_line(normalise_characters(line))).casefold()
+
+
+def is_anywhere_noise(line: str) -> bool:
+    """Whether a prose line is noise wherever it stands: a site notice, a generic caption, a line of
+    only marks (``* * *``, ``↓↓↓``), an empty heading, or only links (rule 4)."""
     plain = _plain(line)
-    if not plain:
-        return True
     folded = plain.casefold()
-    if folded in BOILERPLATE_LINES or _ONLY_MARKS.match(plain) or _COUNTER.match(plain):
+    return bool(
+        not plain
+        or folded in NOTICE_LINES
+        or folded in CAPTION_LINES
+        or _NO_WORDS.match(plain)
+        or _LINK_ONLY.match(line)
+    )
+
+
+def is_boilerplate_line(line: str, *, title_keys: Iterable[str] = ()) -> bool:
+    """Whether a line of the page head or foot is page chrome rather than writing (rule 5).
+
+    Widgets, counters, bare domains, copyright lines, "Follow" / "Sign up" lines, headings that
+    repeat the title, and the noise of :func:`is_anywhere_noise`.
+    """
+    if is_anywhere_noise(line):
         return True
-    if _DOMAIN.match(plain) or (_COPYRIGHT.match(line.strip()) and len(plain) < 120):
+    plain = _plain(line)
+    folded = plain.casefold()
+    if folded in BOILERPLATE_LINES or _COUNTER.match(plain) or _DOMAIN.match(plain):
+        return True
+    if _COPYRIGHT.match(line.strip()) and len(plain) < 120:
+        return True
+    if _FOLLOW.match(plain) and len(plain.split()) <= _SHORT_LINE_WORDS:
         return True
     return bool(_HEADING.match(line)) and any(_repeats_title(folded, key) for key in title_keys)
 
@@ -177,81 +227,6 @@ def _repeats_title(heading: str, title: str) -> bool:
     if len(heading.split()) < 3:
         return False
     return title.startswith(heading + " ") or title.endswith(" " + heading)
-
-
-# -- blocks ------------------------------------------------------------------------------
-
-
-@dataclass
-class _Block:
-    lines: list[str]
-    code: bool = False
-
-
-def _is_indented(line: str) -> bool:
-    return line.startswith(("    ", "\t"))
-
-
-def _split_blocks(text: str) -> list[_Block]:
-    """Blank-line separated blocks; fenced and indented code blocks kept whole and marked."""
-    lines = text.split("\n")
-    blocks: list[_Block] = []
-    current: list[str] = []
-    i = 0
-
-    def flush() -> None:
-        if current:
-            blocks.append(_Block(list(current)))
-            current.clear()
-
-    while i < len(lines):
-        line = lines[i]
-        fence = _FENCE.match(line)
-        if fence:
-            flush()
-            marker = fence.group(1)
-            end = i + 1
-            while end < len(lines) and not lines[end].lstrip().startswith(marker):
-                end += 1
-            blocks.append(_Block(lines[i : end + 1], code=True))
-            i = end + 1
-            continue
-        if (
-            not current
-            and _is_indented(line)
-            and (i == 0 or not lines[i - 1].strip())
-            and not _LIST_ITEM.match(line)
-        ):
-            end = i
-            while end < len(lines) and (_is_indented(lines[end]) or not lines[end].strip()):
-                end += 1
-            body = lines[i:end]
-            if any(row.strip() for row in body) and not any(
-                _LIST_ITEM.match(row) for row in body if row.strip()
-            ):
-                blocks.append(_Block(_fence_indented(body), code=True))
-                i = end
-                continue
-        if not line.strip():
-            flush()
-        else:
-            current.append(line)
-        i += 1
-    flush()
-    return blocks
-
-
-def _fence_indented(body: list[str]) -> list[str]:
-    """An indented code block as a fenced one: dedented, blank edges and copy icon removed."""
-    rows = [row.expandtabs(4) if row.startswith("\t") else row for row in body]
-    while rows and not rows[0].strip():
-        rows.pop(0)
-    while rows and not rows[-1].strip():
-        rows.pop()
-    indent = min(len(row) - len(row.lstrip(" ")) for row in rows if row.strip())
-    rows = [row[indent:].rstrip() for row in rows]
-    rows[-1] = re.sub(r"\s*__$", "", rows[-1])  # html2text's copy-button icon
-    return ["```", *rows, "```"]
 
 
 # -- prose -------------------------------------------------------------------------------
@@ -269,23 +244,22 @@ def _clean_prose_line(line: str) -> str:
     return indent + line
 
 
-def _starts_own_line(line: str) -> bool:
-    stripped = line.lstrip()
-    return bool(
-        _LIST_ITEM.match(line) or _HEADING.match(line) or stripped.startswith(("|", ">")) or not stripped
-    )
+def _join(previous: str, line: str) -> str:
+    """Two wrapped lines of one paragraph as one (``pre-`` + ``trained`` -> ``pre-trained``)."""
+    if re.search(r"\w-$", previous) and line[:1].islower():
+        return previous + line
+    return previous + " " + line
 
 
-def _join_wrapped(lines: list[str]) -> list[str]:
-    """Join lines wrapped inside a paragraph; list items, headings, quotes and tables keep their lines."""
+def _logical_lines(kind: BlockKind, lines: list[str]) -> list[str]:
+    """A prose block's lines with the wrapped ones joined: a paragraph or list item is one line,
+    a wrapped heading one line, a quote one line per ``>``; tables keep their lines."""
+    if kind == BlockKind.TABLE:
+        return lines
     joined: list[str] = []
     for line in lines:
-        if joined and not _starts_own_line(line) and not _HEADING.match(joined[-1]):
-            previous = joined[-1]
-            if re.search(r"\w-$", previous) and line[:1].islower():
-                joined[-1] = previous + line
-            else:
-                joined[-1] = previous + " " + line
+        if joined and not (kind == BlockKind.QUOTE and line.lstrip().startswith(">")):
+            joined[-1] = _join(joined[-1], line)
         else:
             joined.append(line)
     return joined
@@ -295,26 +269,101 @@ def _word_count(line: str) -> int:
     return len(_plain(line).split())
 
 
-def _is_sentence_paragraph(block: _Block) -> bool:
-    if block.code:
-        return False
-    first = block.lines[0]
-    return (
-        not _LIST_ITEM.match(first)
-        and not _HEADING.match(first)
-        and _word_count(" ".join(block.lines)) > _SHORT_LINE_WORDS
-    )
+def _fence_indented(body: list[str]) -> list[str]:
+    """An indented code block as a fenced one: dedented, blank edges and copy icon removed."""
+    rows = [row.expandtabs(4) if row.startswith("\t") else row for row in body]
+    indent = min(len(row) - len(row.lstrip(" ")) for row in rows if row.strip())
+    rows = [row[indent:].rstrip() for row in rows]
+    rows[-1] = re.sub(r"\s*__$", "", rows[-1])  # html2text's copy-button icon
+    return ["```", *rows, "```"]
 
 
-def _drop_header(blocks: list[_Block]) -> list[_Block]:
-    """Drop the run of short lines before the first sentence-length paragraph (rule 5)."""
-    for position, block in enumerate(blocks):
-        if _is_sentence_paragraph(block):
-            header = blocks[:position]
-            if sum(len(b.lines) for b in header) >= _MIN_HEADER_LINES and not any(b.code for b in header):
-                return blocks[position:]
-            return blocks
-    return blocks
+# -- articles ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Unit:
+    """One block of the page, cleaned: its kind, its lines, and whether a blank line preceded it."""
+
+    kind: BlockKind
+    lines: list[str]
+    blank_before: bool
+
+    @property
+    def verbatim(self) -> bool:
+        return self.kind in CODE_KINDS or self.kind == BlockKind.TABLE
+
+    def is_anchor(self) -> bool:
+        """Whether the unit is body text: code, or a sentence-length paragraph or quote (tables are
+        kept wherever they stand but do not mark the body: sites render bylines as tables)."""
+        if self.kind in CODE_KINDS:
+            return True
+        if self.kind not in (BlockKind.PARAGRAPH, BlockKind.QUOTE):
+            return False
+        return _word_count(" ".join(self.lines)) > _SHORT_LINE_WORDS
+
+
+def _units(text: str) -> list[_Unit]:
+    """The page's blocks with code kept verbatim and prose characters normalised (lines unjoined)."""
+    units: list[_Unit] = []
+    blank = False
+    for block in parse_blocks(text):
+        raw = text[block.start : block.end].split("\n")
+        if block.kind in (BlockKind.BLANK, BlockKind.RULE):
+            blank = True
+            continue
+        if block.kind == BlockKind.FENCED_CODE:
+            units.append(_Unit(block.kind, raw, True))
+        elif block.kind == BlockKind.INDENTED_CODE:
+            units.append(_Unit(block.kind, _fence_indented(raw), True))
+        elif block.kind == BlockKind.TABLE:
+            units.append(_Unit(block.kind, [row.rstrip() for row in raw], blank))
+        else:
+            lines = [_clean_prose_line(line) for line in raw]
+            units.append(_Unit(block.kind, [line for line in lines if line], blank))
+        blank = block.is_code  # code always stands apart
+    return units
+
+
+def _filter_unit(unit: _Unit, *, drop: Callable[[str], bool], boilerplate: frozenset[str]) -> _Unit | None:
+    """The unit without the lines ``drop`` names and the author's repeated lines; None when empty."""
+    if unit.verbatim:
+        return unit
+    lines = unit.lines
+    if len(lines) > 1 and unit.kind != BlockKind.HEADING:  # a widget line inside a block of short lines
+        lines = [line for line in lines if not drop(line)]
+    lines = [line for line in _logical_lines(unit.kind, lines) if not drop(line)]
+    if boilerplate:
+        lines = [line for line in lines if boilerplate_key(line) not in boilerplate]
+    return _Unit(unit.kind, lines, unit.blank_before) if lines else None
+
+
+def _keep_body(units: list[_Unit], *, title_keys: set[str], boilerplate: frozenset[str]) -> list[_Unit]:
+    """The body (first to last sentence-length paragraph, code or table) loses only its noise; the
+    head and foot around it lose their chrome too, and a head of short lines goes (rules 4-5)."""
+    cleaned = [_filter_unit(unit, drop=is_anywhere_noise, boilerplate=boilerplate) for unit in units]
+    anchors = [i for i, unit in enumerate(cleaned) if unit is not None and unit.is_anchor()]
+    if not anchors:
+        first = last = len(units)
+    else:
+        first, last = anchors[0], anchors[-1]
+
+    def chrome(line: str) -> bool:
+        return is_boilerplate_line(line, title_keys=title_keys)
+
+    def without_chrome(part: list[_Unit]) -> list[_Unit]:
+        kept = (_filter_unit(unit, drop=chrome, boilerplate=boilerplate) for unit in part)
+        return [unit for unit in kept if unit is not None]
+
+    head = without_chrome(units[:first])
+    if anchors and sum(len(unit.lines) for unit in head) >= _MIN_HEADER_LINES:
+        trailing = len(head)
+        while trailing > 0 and head[trailing - 1].kind == BlockKind.HEADING:
+            trailing -= 1
+        head = [unit for unit in head[:trailing] if unit.verbatim] + head[trailing:]  # tables and the
+        # section headings right before the text stay
+    body = [unit for unit in cleaned[first : last + 1] if unit is not None]
+    return head + body + without_chrome(units[last + 1 :])
 
 
 def _cut_page_chrome(text: str) -> str:
@@ -339,35 +388,46 @@ def _title_keys(*titles: str | None) -> set[str]:
     return keys
 
 
-def clean_article_text(text: str, *, title: str | None = None, subtitle: str | None = None) -> str:
+def _normalised_keys(boilerplate: Iterable[str]) -> frozenset[str]:
+    return frozenset(key for key in (boilerplate_key(line) for line in boilerplate) if key)
+
+
+def clean_article_text(
+    text: str,
+    *,
+    title: str | None = None,
+    subtitle: str | None = None,
+    boilerplate: frozenset[str] = frozenset(),
+) -> str:
     """The article body with the rules 1-6 of the module applied.
 
     Args:
         text: the crawled Markdown text of the page.
-        title: the article's title; headings that repeat it are dropped.
-        subtitle: the article's subtitle; headings that repeat it are dropped.
+        title: the article's title; headings of the head and foot that repeat it are dropped.
+        subtitle: the article's subtitle; headings of the head and foot that repeat it are dropped.
+        boilerplate: lines that repeat across the author's documents (:func:`repeated_lines`);
+            a paragraph, list item or quote line equal to one of them is dropped wherever it stands.
     """
     text = _cut_page_chrome(normalise_characters(text))
-    keys = _title_keys(title, subtitle)
-    kept: list[_Block] = []
-    for block in _split_blocks(text):
-        if block.code:
-            kept.append(block)
-            continue
-        lines = [line for line in block.lines if not is_boilerplate_line(line, title_keys=keys)]
-        lines = [_clean_prose_line(line) for line in lines]
-        lines = [line for line in lines if line.strip() and not is_boilerplate_line(line, title_keys=keys)]
-        if lines:
-            kept.append(_Block(_join_wrapped(lines)))
-    kept = _drop_header(kept)
-    return "\n\n".join("\n".join(block.lines) for block in kept).strip()
+    units = _keep_body(
+        _units(text), title_keys=_title_keys(title, subtitle), boilerplate=_normalised_keys(boilerplate)
+    )
+    parts: list[str] = []
+    for unit in units:
+        if parts:
+            parts.append("\n\n" if unit.blank_before or unit.verbatim else "\n")
+        parts.append("\n".join(unit.lines))
+    return "".join(parts).strip()
 
 
-def clean_article(content: Mapping[str, Any]) -> tuple[str | None, str]:
+def clean_article(
+    content: Mapping[str, Any], *, boilerplate: frozenset[str] = frozenset()
+) -> tuple[str | None, str]:
     """Title and cleaned text of an article's crawled ``content`` (rules 1-7).
 
     Args:
         content: ``{"Title", "Subtitle", "Content"}`` as the crawlers store it.
+        boilerplate: lines that repeat across the author's documents, dropped (:func:`repeated_lines`).
 
     Returns:
         The title (None when the page has none) and the cleaned text, title and subtitle first;
@@ -375,7 +435,9 @@ def clean_article(content: Mapping[str, Any]) -> tuple[str | None, str]:
     """
     title = _clean_prose_line(normalise_characters(str(content.get("Title") or ""))) or None
     subtitle = _clean_prose_line(normalise_characters(str(content.get("Subtitle") or ""))) or None
-    body = clean_article_text(str(content.get("Content") or ""), title=title, subtitle=subtitle)
+    body = clean_article_text(
+        str(content.get("Content") or ""), title=title, subtitle=subtitle, boilerplate=boilerplate
+    )
     if not body:
         return title, ""
     parts = [title] if title else []
@@ -385,17 +447,84 @@ def clean_article(content: Mapping[str, Any]) -> tuple[str | None, str]:
     return title, "\n\n".join(parts)
 
 
+# -- repeated lines ------------------------------------------------------------------------
+
+
+def _candidate_lines(text: str) -> set[str]:
+    """Keys of the lines of a text that may be boilerplate: prose of at least 5 words, not code."""
+    keys = set()
+    for unit in _units(normalise_characters(text)):
+        if unit.verbatim:
+            continue
+        for line in _logical_lines(unit.kind, unit.lines):
+            key = boilerplate_key(line)
+            if sum(any(c.isalpha() for c in word) for word in key.split()) >= _MIN_REPEATED_WORDS:
+                keys.add(key)
+    return keys
+
+
+def repeated_lines(texts: Iterable[str], *, min_documents: int = 3, min_share: float = 0.2) -> frozenset[str]:
+    """Lines that repeat across one author's documents: promotions, sign-offs, newsletter banners.
+
+    Lines are compared in :func:`boilerplate_key` form, wrapped paragraphs joined, so raw crawled
+    texts and cleaned ones give the same keys. Code, tables and lines of fewer than 5 words
+    (``## Conclusion``, ``Thanks!``) never count.
+
+    Args:
+        texts: the texts of one author's documents (raw or cleaned), one per document.
+        min_documents: a line must appear in at least this many documents...
+        min_share: ...and in at least this share of them.
+
+    Returns:
+        The keys of the repeated lines, for the ``boilerplate`` argument of the cleaning functions.
+
+    Raises:
+        ValueError: if ``min_documents`` is below 2 or ``min_share`` is not in (0, 1].
+    """
+    if min_documents < 2:
+        raise ValueError(
+            f"min_documents must be at least 2 (a line in one document is not repeated), got {min_documents}"
+        )
+    if not 0 < min_share <= 1:
+        raise ValueError(f"min_share must be in (0, 1], got {min_share}")
+    counts: Counter[str] = Counter()
+    documents = 0
+    for text in texts:
+        documents += 1
+        counts.update(_candidate_lines(text))
+    needed = max(min_documents, math.ceil(min_share * documents))
+    return frozenset(key for key, count in counts.items() if count >= needed)
+
+
+def author_boilerplate(
+    texts_by_author: Mapping[str, Iterable[str]], *, min_documents: int = 3, min_share: float = 0.2
+) -> dict[str, frozenset[str]]:
+    """:func:`repeated_lines` per author: ``{author: boilerplate}`` for the cleaning functions."""
+    return {
+        author: repeated_lines(texts, min_documents=min_documents, min_share=min_share)
+        for author, texts in texts_by_author.items()
+    }
+
+
+# -- posts, repositories, documents ------------------------------------------------------
+
 _SEE_MORE = re.compile(r"^\s*(?:…|\.\.\.)\s*see more\s*$|^\s*see translation\s*$", re.IGNORECASE)
 
 
-def clean_post(content: Mapping[str, Any]) -> str:
-    """Cleaned text of a post's crawled ``content`` (``{"Content": text}``); see the module rules."""
+def clean_post(content: Mapping[str, Any], *, boilerplate: frozenset[str] = frozenset()) -> str:
+    """Cleaned text of a post's crawled ``content`` (``{"Content": text}``); see the module rules.
+
+    Args:
+        content: ``{"Content": text}`` as the crawlers store it.
+        boilerplate: lines that repeat across the author's posts, dropped (:func:`repeated_lines`).
+    """
+    keys = _normalised_keys(boilerplate)
     text = normalise_characters(str(content.get("Content") or content.get("text") or ""))
     text = re.sub(r"\bhashtag#", "#", text)
     text = re.sub(r"(?:…|\.\.\.)\s*see more\s*$", "", text, flags=re.IGNORECASE)
     lines = []
     for line in text.split("\n"):
-        if _SEE_MORE.match(line):
+        if _SEE_MORE.match(line) or (keys and boilerplate_key(line) in keys):
             continue
         lines.append(_SPACES.sub(" ", unicodedata.normalize("NFKC", line).replace("\t", " ")).strip())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
@@ -422,11 +551,15 @@ def clean_repository(name: str, files: Mapping[str, Any]) -> str:
     return f"# {name}\n\n" + "\n\n".join(sections)
 
 
-def clean_document(document: ContentDocument) -> CleanedDocument | None:
+def clean_document(
+    document: ContentDocument, *, boilerplate: frozenset[str] = frozenset()
+) -> CleanedDocument | None:
     """The cleaned form of a warehouse document, or None when nothing is left of it.
 
     Args:
         document: an article, post or repository document.
+        boilerplate: lines that repeat across the author's documents (:func:`repeated_lines`),
+            dropped from articles and posts; repositories keep every line.
 
     Returns:
         The cleaned document, carrying the raw document's id and content hash; None when
@@ -435,9 +568,9 @@ def clean_document(document: ContentDocument) -> CleanedDocument | None:
     category = DataCategory(document.category)
     title: str | None = None
     if category == DataCategory.ARTICLES:
-        title, text = clean_article(document.content)
+        title, text = clean_article(document.content, boilerplate=boilerplate)
     elif category == DataCategory.POSTS:
-        text = clean_post(document.content)
+        text = clean_post(document.content, boilerplate=boilerplate)
     else:
         title = getattr(document, "name", None) or None
         text = clean_repository(title or "repository", document.content)
