@@ -1,0 +1,36 @@
+"""Pipeline: each model version answers the test split -> scores -> promotion -> report."""
+
+from zenml import pipeline
+
+from llm_engineering.configs.evaluating import EvaluatingConfig
+from llm_engineering.model.evaluation.runner import plan_evaluation
+from llm_engineering.model.registry import ModelRegistry
+from llm_engineering.settings import get_settings
+from steps.evaluating.generate_answers import generate_answers
+from steps.evaluating.promote_model import promote_model
+from steps.evaluating.score_answers import score_answers
+from steps.evaluating.write_report import write_report
+
+
+@pipeline
+def evaluating(config: EvaluatingConfig) -> None:
+    """Score every model version (base, SFT, DPO) on the test split and promote the best one.
+
+    Refuses, before any step runs, a run that cannot succeed: no model version yet, an
+    unknown version, no dataset or an empty test split, no author, a required judge without
+    an endpoint (unknown metric names are refused earlier, by the config).
+
+    Args:
+        config: the validated evaluation config.
+    """
+    settings = get_settings()
+    plan_evaluation(
+        config,
+        registry=ModelRegistry(settings.models_dir),
+        datasets_root=settings.state_dir / "datasets",
+        judge_configured=bool(settings.openai_base_url),
+    )
+    answers = generate_answers(config=config)
+    results = score_answers(evaluation_answers=answers, config=config)
+    decision = promote_model(evaluation_results=results, promotion=config.promotion)
+    write_report(evaluation_results=results, promotion_decision=decision)
