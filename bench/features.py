@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from llm_engineering.application.preprocessing import features
+from llm_engineering.application.features import flow
 from llm_engineering.application.preprocessing.ids import stable_uuid
 from llm_engineering.configs.features import FeatureEngineeringConfig
+from llm_engineering.domain.documents import ArticleDocument
 from llm_engineering.domain.vector_store import Point
 from llm_engineering.infrastructure.embeddings import build_embedder
 from llm_engineering.infrastructure.local_services import WarehouseServer, free_port
@@ -57,11 +58,11 @@ def bench_corpus(corpus: Path) -> None:
         try:
             with connect(server.uri, "bench") as warehouse, QdrantEdgeStore(Path(tmp) / "qdrant") as store:
                 import_warehouse(warehouse, corpus)
-                authors = sorted({d.author_full_name for d in warehouse.find(features.ArticleDocument)})
+                authors = sorted({d.author_full_name for d in warehouse.find(ArticleDocument)})
                 config = FeatureEngineeringConfig(author_full_names=authors)
 
-                def run() -> features.FeatureRunReport:
-                    return features.run_feature_flow(
+                def run() -> flow.FeatureRunReport:
+                    return flow.run_feature_flow(
                         warehouse=warehouse,
                         store=store,
                         embedder=lambda: embedder,

@@ -55,3 +55,27 @@ def iter_cleaned_documents(
             # id had to be derived from it (a non-UUID id); otherwise the point id is the id.
             payload = dict(point.payload)
             yield CleanedDocument.from_payload(payload.pop("document_id", point.id), payload)
+
+
+def count_cleaned_documents(
+    store: VectorStore,
+    *,
+    categories: Iterable[DataCategory | str] = tuple(DataCategory),
+    author_full_names: Sequence[str] | None = None,
+) -> int:
+    """How many cleaned documents of ``categories`` (of these exact stored names, when given) the store holds."""
+    filters: dict[str, Any] = {"author_full_name": author_full_names}
+    return sum(
+        store.count(cleaned_collection(category), filters=filters)
+        for category in categories
+        if store.collection_exists(cleaned_collection(category))
+    )
+
+
+def stored_author_names(
+    store: VectorStore, *, categories: Iterable[DataCategory | str] = tuple(DataCategory)
+) -> list[str]:
+    """The author names of the cleaned documents, as stored, sorted."""
+    return sorted(
+        {document.author_full_name for document in iter_cleaned_documents(store, categories=categories)}
+    )

@@ -79,3 +79,8 @@ class FeatureEngineeringConfig(StrictModel):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     loading: LoadingSettings = Field(default_factory=LoadingSettings)
+    mass_removal_threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+    """The run stops, before anything is written, when more than this share of an author's stored
+    documents is missing from the warehouse (the wrong database, a half-finished crawl)."""
+    allow_mass_removal: bool = False
+    """Remove the features of those missing documents anyway (they were deleted on purpose)."""

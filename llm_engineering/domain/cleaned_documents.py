@@ -1,8 +1,8 @@
 """Features: cleaned documents, their chunks and embedded chunks.
 
 A cleaned document keeps the id of the raw document it came from, so a rerun finds it
-again; ``source_hash`` is the raw document's content hash, which makes reruns
-incremental (unchanged hash: nothing to do).
+again; ``source_hash`` is the raw document's content hash and ``cleaning_version`` adds the
+cleaning rules' version to it, which makes reruns incremental (unchanged version: nothing to do).
 """
 
 from __future__ import annotations
@@ -45,11 +45,16 @@ class CleanedDocument(_Feature):
         title: the title when the source has one (article title, repository name).
         content: the cleaned text: paragraphs kept, boilerplate and odd whitespace removed.
         source_hash: content hash of the raw document when it was cleaned.
+        cleaning_version: a hash of ``source_hash`` and the cleaning rules' version: the feature
+            pipeline cleans again the documents whose version is not the current one, so a
+            changed document or new cleaning rules re-clean it, once. None: stored before
+            cleaning versions existed (cleaned again on the next run).
         embedding_version: which chunks of this document are in the embedded collection: a hash
-            of ``source_hash``, the embedding model and the chunking rules, set once the chunks
-            are stored; None before. The feature pipeline embeds the documents whose version is
-            not the current one, so a run that stopped between cleaning and embedding is
-            finished by the next, and a new model or new chunk sizes re-embed everything.
+            of ``cleaning_version``, the embedding model, the chunk sizes and the chunking rules'
+            version, set once the chunks are stored; None before. The feature pipeline embeds
+            the documents whose version is not the current one, so a run that stopped between
+            cleaning and embedding is finished by the next, and a new model, new chunk sizes or
+            new cleaning or chunking rules re-embed everything, once.
     """
 
     id: str
@@ -61,6 +66,7 @@ class CleanedDocument(_Feature):
     author_full_name: str
     link: str
     source_hash: str
+    cleaning_version: str | None = None
     embedding_version: str | None = None
 
 

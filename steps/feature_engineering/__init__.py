@@ -1,1 +1,1 @@
-"""Steps of the ``feature_engineering`` pipeline: thin wrappers over ``llm_engineering.application.preprocessing``."""
+"""Steps of the ``feature_engineering`` pipeline: thin wrappers over ``llm_engineering.application.features``."""

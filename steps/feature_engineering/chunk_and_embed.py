@@ -1,66 +1,67 @@
-"""Step: chunk and embed the documents whose chunks are not current."""
+"""Step: chunk and embed the documents whose chunks are not current, and store the chunks."""
 
-import time
 from typing import Annotated
 
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.preprocessing import features
-from llm_engineering.configs.features import ChunkingSettings, EmbeddingSettings
+from llm_engineering.application.features.flow import CleaningReport, EmbeddingReport, embed_pending
+from llm_engineering.configs.features import ChunkingSettings, EmbeddingSettings, LoadingSettings
 from llm_engineering.infrastructure.embeddings import build_embedder, embedding_model_name
 from llm_engineering.infrastructure.vector_stores import build_vector_store
 
 logger = get_logger(__name__)
 
 
-@step(enable_cache=False)
+@step(enable_cache=False)  # reads and writes the feature store as it is now
 def chunk_and_embed(
-    cleaned_load_report: features.CleanedLoadReport, chunking: ChunkingSettings, embedding: EmbeddingSettings
-) -> Annotated[features.EmbeddingResult, "embedding_result"]:
-    """Chunk every pending document in the model's tokens and embed the chunks in length-sorted batches.
+    cleaning_report: CleaningReport,
+    chunking: ChunkingSettings,
+    embedding: EmbeddingSettings,
+    loading: LoadingSettings,
+) -> Annotated[EmbeddingReport, "embedding_report"]:
+    """Chunk every pending document in the model's tokens, embed the chunks, store them crash-safely.
 
-    A document is pending when its chunks are not of its current content, model and chunk
-    rules. The model is loaded only when one is, so an unchanged rerun skips it.
+    A document is pending when its chunks are not of its current cleaning version, model and
+    chunk rules. The model is loaded only when one is, so an unchanged rerun skips it. New
+    chunks are stored, then stale ones deleted, then the document is marked embedded.
 
     Args:
-        cleaned_load_report: the previous step's report (the run's authors).
+        cleaning_report: the cleaning step's report (the run's authors).
         chunking: chunk size and overlap per category.
         embedding: encode batch size.
+        loading: upsert batch size.
 
     Returns:
-        Each pending document with its embedded chunks, and the counts and timings.
+        The embedded documents' ids, counts and timings: never the vectors.
     """
     with build_vector_store() as store:
-        pending = features.pending_documents(
+        report = embed_pending(
             store,
-            author_ids=cleaned_load_report.author_ids,
+            author_ids=cleaning_report.author_ids,
+            embedder=build_embedder,  # once per process: about 0 s when it was loaded before
             model_name=embedding_model_name(),
             chunking=chunking,
+            encode_batch_size=embedding.batch_size,
+            write_batch_size=loading.batch_size,
         )
-    result = features.EmbeddingResult()
-    if pending:
-        started = time.perf_counter()
-        embedder = build_embedder()  # once per process: about 0 s when it was loaded before
-        load_seconds = time.perf_counter() - started
-        result = features.chunk_and_embed(
-            pending, embedder=embedder, chunking=chunking, batch_size=embedding.batch_size
-        ).model_copy(update={"model_load_seconds": load_seconds})
-    summary = result.summary()
+    summary = report.summary()
     log_metadata(
         metadata={
-            "documents": len(result.documents),
-            "chunks": result.chunks,
-            "tokens": result.tokens,
-            "max_chunk_tokens": result.max_chunk_tokens,
-            "model": result.model_id,
-            "model_load_seconds": round(result.model_load_seconds, 3),
-            "chunk_seconds": round(result.chunk_seconds, 3),
-            "encode_seconds": round(result.encode_seconds, 3),
-            "overhead_seconds": round(result.overhead_seconds, 3),
-            "seconds": round(result.seconds, 3),
+            "documents": len(report.document_ids),
+            "chunks": report.chunks,
+            "chunks_deleted": report.chunks_deleted,
+            "tokens": report.tokens,
+            "max_chunk_tokens": report.max_chunk_tokens,
+            "model": report.model_id,
+            "model_load_seconds": round(report.model_load_seconds, 3),
+            "chunk_seconds": round(report.chunk_seconds, 3),
+            "encode_seconds": round(report.encode_seconds, 3),
+            "store_seconds": round(report.store_seconds, 3),
+            "overhead_seconds": round(report.overhead_seconds, 3),
+            "seconds": round(report.seconds, 3),
             "summary": summary,
         }
     )
     logger.info(summary)
-    return result
+    return report

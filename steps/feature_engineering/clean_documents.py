@@ -1,47 +1,67 @@
-"""Step: clean the new and changed documents and find the removed ones."""
+"""Step: clean the new and changed documents into the feature store; remove the gone ones."""
 
 from typing import Annotated
 
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.preprocessing import features
-from llm_engineering.configs.features import CleaningSettings
+from llm_engineering.application.features.flow import CleaningReport
+from llm_engineering.application.features.flow import clean_documents as clean
+from llm_engineering.application.features.query import WarehouseIndex
+from llm_engineering.configs.features import CleaningSettings, LoadingSettings
 from llm_engineering.infrastructure.vector_stores import build_vector_store
+from llm_engineering.infrastructure.warehouse import open_warehouse
 
 logger = get_logger(__name__)
 
 
-@step(enable_cache=False)  # compares with the feature store as it is now
+@step(enable_cache=False)  # compares with the feature store as it is now, and writes to it
 def clean_documents(
-    documents: features.WarehouseDocuments, cleaning: CleaningSettings
-) -> Annotated[features.CleaningResult, "cleaning_result"]:
-    """Clean each document whose content hash differs from the stored one; unchanged ones are skipped.
+    documents: WarehouseIndex,
+    cleaning: CleaningSettings,
+    loading: LoadingSettings,
+    mass_removal_threshold: float,
+    allow_mass_removal: bool,
+) -> Annotated[CleaningReport, "cleaning_report"]:
+    """Clean each document whose cleaning version changed and store it pending its chunks.
+
+    Documents gone from the warehouse, or now cleaned to nothing, lose their features (chunks
+    first). Unchanged documents are skipped.
 
     Args:
-        documents: the authors' warehouse documents.
+        documents: the authors' documents by id and content hash.
         cleaning: the failure threshold.
+        loading: upsert batch size.
+        mass_removal_threshold: the largest share of an author's stored documents that may be
+            removed for being missing from the warehouse.
+        allow_mass_removal: remove them anyway.
 
     Returns:
-        The cleaned documents to write, the ids to remove and the new/changed/unchanged counts.
+        Counts, removed ids and failures: never the cleaned text.
 
     Raises:
         CleaningFailuresExceeded: too many documents failed; nothing is written.
+        MassRemovalRefused: most of an author's stored documents are missing; nothing is written.
     """
-    with build_vector_store() as store:
-        stored = features.read_stored_hashes(store, author_ids=list(documents.authors))
-    result = features.clean_documents(documents, stored=stored)
-    summary = result.summary()
+    with open_warehouse() as warehouse, build_vector_store() as store:
+        report = clean(
+            documents,
+            warehouse=warehouse,
+            store=store,
+            failure_threshold=cleaning.failure_threshold,
+            batch_size=loading.batch_size,
+            mass_removal_threshold=mass_removal_threshold,
+            allow_mass_removal=allow_mass_removal,
+        )
+    summary = report.summary()
     log_metadata(
         metadata={
-            "documents": result.counts,
-            "skipped_empty": result.skipped_empty,
-            "failures": result.failed,
-            "characters": sum(len(d.content) for d in result.cleaned),
-            "seconds": round(result.seconds, 3),
+            "documents": report.counts,
+            "skipped_empty": report.skipped_empty,
+            "failures": report.failed,
+            "seconds": round(report.seconds, 3),
             "summary": summary,
         }
     )
     logger.info(summary)
-    result.raise_if_failures_exceed(cleaning.failure_threshold)
-    return result
+    return report

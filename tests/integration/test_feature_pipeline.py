@@ -16,7 +16,10 @@ import yaml
 from click.testing import CliRunner
 from qdrant_client import QdrantClient
 
-from llm_engineering.application.preprocessing import features
+from llm_engineering.application.feature_store import iter_cleaned_documents, scroll_all
+from llm_engineering.application.features import bookkeeping, flow
+from llm_engineering.application.features.query import UnknownAuthorError
+from llm_engineering.application.preprocessing import chunking, cleaning
 from llm_engineering.application.preprocessing.embedding import TextEmbedder
 from llm_engineering.application.rag.retrieval import search
 from llm_engineering.configs.features import FeatureEngineeringConfig
@@ -178,7 +181,7 @@ def _config(*names: str) -> FeatureEngineeringConfig:
 
 
 def _pending(store: Any, author_id: str, config: FeatureEngineeringConfig | None = None) -> list:
-    return features.pending_documents(
+    return bookkeeping.pending_documents(
         store,
         author_ids=[author_id],
         model_name=DEFAULT_MODEL_NAME,
@@ -187,7 +190,7 @@ def _pending(store: Any, author_id: str, config: FeatureEngineeringConfig | None
 
 
 def _chunks_of(store: Any, collection: str, document_id: str) -> set[str]:
-    return {p.id for p in features.scroll_all(store, collection, filters={"document_id": document_id})}
+    return {p.id for p in scroll_all(store, collection, filters={"document_id": document_id})}
 
 
 def _run(
@@ -196,8 +199,8 @@ def _run(
     factory: Factory,
     *names: str,
     config: FeatureEngineeringConfig | None = None,
-) -> features.FeatureRunReport:
-    return features.run_feature_flow(
+) -> flow.FeatureRunReport:
+    return flow.run_feature_flow(
         warehouse=warehouse,
         store=store,
         embedder=factory,
@@ -226,18 +229,18 @@ def test_a_first_run_stores_everything_and_an_unchanged_rerun_embeds_nothing(war
     )
     assert (store.count(POSTS), store.count(REPOS)) == (1, 1)
     assert first.embedding.max_chunk_tokens <= 64 and first.embedding.dimension == 384
-    assert factory.embedder.texts == first.embedding.chunks == first.embedded_load.chunks_written
-    cleaned = features.read_cleaned_documents(store)
-    assert len(cleaned) == 5 and all(d.embedding_version for d in cleaned)
+    assert factory.embedder.texts == first.embedding.chunks
+    cleaned = list(iter_cleaned_documents(store))
+    assert len(cleaned) == 5 and all(d.embedding_version and d.cleaning_version for d in cleaned)
     assert {d.author_full_name for d in cleaned} == {"Ada Lovelace"}
-    ids_before = {p.id for p in features.scroll_all(store, ARTICLES)}
+    ids_before = {p.id for p in scroll_all(store, ARTICLES)}
 
     factory.embedder.texts = 0
     second = _run(warehouse, store, factory, "Ada Lovelace")
     assert (second.cleaning.new, second.cleaning.changed, second.cleaning.unchanged) == (0, 0, 5)
-    assert second.embedding.documents == [] and second.embedding.chunks == 0
+    assert second.embedding.document_ids == [] and second.embedding.chunks == 0
     assert factory.loads == 1 and factory.embedder.texts == 0  # the model was not even asked for
-    assert {p.id for p in features.scroll_all(store, ARTICLES)} == ids_before
+    assert {p.id for p in scroll_all(store, ARTICLES)} == ids_before
     (hit,) = search("Bernoulli numbers", store=store, embedder=embedder, k=1)
     assert hit.link == seeded["articles"][1].link
 
@@ -258,11 +261,11 @@ def test_a_changed_document_has_its_old_chunks_replaced(warehouse, store, embedd
     factory.embedder.texts = 0
     report = _run(warehouse, store, factory, "Ada Lovelace")
     assert (report.cleaning.new, report.cleaning.changed, report.cleaning.unchanged) == (0, 1, 4)
-    assert [d.document.id for d in report.embedding.documents] == [changed.id]
+    assert report.embedding.document_ids == [changed.id]
     new_chunks = _chunks_of(store, ARTICLES, changed.id)
-    assert new_chunks == {c.id for c in report.embedding.documents[0].chunks}
+    assert len(new_chunks) == report.embedding.chunks
     assert old_chunks - new_chunks and not (old_chunks - new_chunks) & _chunks_of(store, ARTICLES, changed.id)
-    assert report.embedded_load.chunks_deleted == len(old_chunks - new_chunks)
+    assert report.embedding.chunks_deleted == len(old_chunks - new_chunks)
     assert _chunks_of(store, ARTICLES, other.id) == other_chunks  # untouched
     assert factory.embedder.texts == len(new_chunks)
     (hit,) = search("difference engines and gears", store=store, embedder=embedder, k=1)
@@ -270,14 +273,14 @@ def test_a_changed_document_has_its_old_chunks_replaced(warehouse, store, embedd
 
 
 def test_new_chunk_rules_re_embed_every_document_of_that_category_once(warehouse, edge_store, embedder):
-    _seed(warehouse)
+    seeded = _seed(warehouse)
     factory = Factory(embedder)
     first = _run(warehouse, edge_store, factory, "Ada Lovelace")
     bigger = _config("Ada Lovelace").model_copy(deep=True)
     bigger.chunking.articles.chunk_size = 128
     report = _run(warehouse, edge_store, factory, config=bigger)
     assert report.cleaning.unchanged == 5  # nothing cleaned again
-    assert {item.document.category for item in report.embedding.documents} == {DataCategory.ARTICLES}
+    assert set(report.embedding.document_ids) == {a.id for a in seeded["articles"][:3]}
     assert report.embedding.max_chunk_tokens > 64
     assert edge_store.count(ARTICLES) < first.embedding.chunks - 2  # fewer, bigger chunks replaced the old
     assert _run(warehouse, edge_store, factory, config=bigger).embedding.chunks == 0
@@ -292,7 +295,9 @@ def test_documents_gone_or_emptied_are_removed_with_their_chunks(warehouse, stor
     warehouse.upsert(emptied.model_copy(update={"content": {**emptied.content, "Content": ""}}))
 
     report = _run(warehouse, store, factory, "Ada Lovelace")
-    assert report.cleaning.removed == {DataCategory.ARTICLES: [emptied.id, gone.id]}
+    assert {k: set(v) for k, v in report.cleaning.removed.items()} == {
+        DataCategory.ARTICLES: {emptied.id, gone.id}
+    }
     assert report.cleaning.counts["removed"] == 2 and report.cleaning.counts["skipped_empty"] == 2
     for document in (gone, emptied):
         assert _chunks_of(store, ARTICLES, document.id) == set()
@@ -314,7 +319,7 @@ def test_only_the_chosen_authors_features_are_touched(warehouse, edge_store, emb
 
 def test_an_unknown_author_stops_before_anything_is_written(warehouse, edge_store, embedder):
     _seed(warehouse)
-    with pytest.raises(features.UnknownAuthorError) as error:
+    with pytest.raises(UnknownAuthorError) as error:
         _run(warehouse, edge_store, Factory(embedder), "Ada Lovelace", "Nobody Here")
     assert str(error.value) == (
         "unknown author 'Nobody Here' in author_full_names; the warehouse knows: Ada Lovelace, Grace Hopper"
@@ -344,7 +349,7 @@ def test_a_run_that_stops_before_marking_documents_is_finished_by_the_next(wareh
 
     report = _run(warehouse, edge_store, factory, "Ada Lovelace")
     assert report.cleaning.unchanged == 5  # cleaned before the crash: not cleaned again
-    assert {item.document.id for item in report.embedding.documents} == {d.id for d in pending}
+    assert set(report.embedding.document_ids) == {d.id for d in pending}
     assert _pending(edge_store, seeded["ada"].id) == []
     assert len(_chunks_of(edge_store, POSTS, seeded["post"].id)) == 1  # upserted again, not duplicated
     total = sum(len(_chunks_of(edge_store, ARTICLES, a.id)) for a in seeded["articles"])
@@ -366,38 +371,145 @@ def test_a_change_interrupted_before_stale_chunks_go_is_cleaned_up_next_run(ware
     assert old_chunks < _chunks_of(edge_store, ARTICLES, changed.id)
 
     report = _run(warehouse, edge_store, factory, "Ada Lovelace")
-    assert report.cleaning.unchanged == 5 and [d.document.id for d in report.embedding.documents] == [
-        changed.id
-    ]
+    assert report.cleaning.unchanged == 5 and report.embedding.document_ids == [changed.id]
     (chunk_id,) = _chunks_of(edge_store, ARTICLES, changed.id)
     (hit,) = search("Rewritten entirely.", store=edge_store, embedder=embedder, k=1)
     assert hit.id == chunk_id and hit.content.endswith("Rewritten entirely.")
 
 
-def test_cleaning_failures_past_the_threshold_stop_the_run_before_writing():
-    good = PostDocument(
-        content={"Content": "fine"}, platform="p", author_id="a", author_full_name="A B", link="l1"
+def _malformed_post(warehouse: Warehouse, author: UserDocument) -> str:
+    """A post whose content is not text, written straight to the collection as a foreign tool might."""
+    link = "https://linkedin.example/posts/broken"
+    warehouse.database[PostDocument.collection].insert_one(
+        {
+            "_id": "0e5f9c1a-2b7d-4c3e-9f10-aa0000000001",
+            "content": {"Content": 42},
+            "platform": "linkedin",
+            "author_id": author.id,
+            "author_full_name": author.full_name,
+            "link": link,
+        }
     )
-    broken = RepositoryDocument.model_construct(  # a malformed record, as a foreign warehouse might hold
-        id="r1",
-        name="r",
-        content={"a.py": "x", 1: "y"},
-        platform="p",
-        author_id="a",
-        author_full_name="A B",
-        link="l2",
-    )
-    documents = features.WarehouseDocuments(authors={"a": "A B"}, posts=[good], repositories=[broken])
-    result = features.clean_documents(documents, stored={}, progress=False)
-    assert result.failed == {"l2": "TypeError: '<' not supported between instances of 'int' and 'str'"}
-    result.raise_if_failures_exceed(0.5)
+    return link
+
+
+def test_a_malformed_document_is_counted_and_past_the_threshold_stops_the_run_before_writing(
+    warehouse, edge_store, embedder
+):
+    seeded = _seed(warehouse)
+    link = _malformed_post(warehouse, seeded["ada"])
     with pytest.raises(
-        features.CleaningFailuresExceeded, match=r"1 of 2 documents failed .* nothing was written"
+        flow.CleaningFailuresExceeded, match=r"1 of 7 documents failed .* nothing was written"
     ):
-        result.raise_if_failures_exceed(0.1)
+        _run(warehouse, edge_store, Factory(embedder), "Ada Lovelace")  # 14% > failure_threshold 10%
+    assert edge_store.collections() == []
+
+    lenient = _config("Ada Lovelace").model_copy(deep=True)
+    lenient.cleaning.failure_threshold = 0.2
+    report = _run(warehouse, edge_store, Factory(embedder), config=lenient)
+    assert report.cleaning.failed == {link: "MalformedDocument: content field 'Content' holds int, not text"}
+    assert report.cleaning.new == 5 and store_count(edge_store) == 5
+
+
+def store_count(store: Any) -> int:
+    return sum(
+        store.count(cleaned_collection(c))
+        for c in DataCategory
+        if store.collection_exists(cleaned_collection(c))
+    )
+
+
+def test_a_programming_error_fails_the_run_instead_of_counting_as_a_bad_document(
+    warehouse, edge_store, embedder, monkeypatch
+):
+    _seed(warehouse)
+
+    def broken(document):
+        raise TypeError("a bug in the cleaning code")
+
+    monkeypatch.setattr(flow, "clean_document", broken)
+    with pytest.raises(TypeError, match="a bug in the cleaning code"):
+        _run(warehouse, edge_store, Factory(embedder), "Ada Lovelace")
+    assert edge_store.collections() == []
+
+
+def test_new_cleaning_or_chunking_rules_re_clean_or_re_embed_every_document_once(
+    warehouse, edge_store, embedder, monkeypatch
+):
+    seeded = _seed(warehouse)
+    factory = Factory(embedder)
+    _run(warehouse, edge_store, factory, "Ada Lovelace")
+    ada = {seeded["post"].id, seeded["repo"].id, *(a.id for a in seeded["articles"][:3])}
+
+    monkeypatch.setattr(cleaning, "RULES_VERSION", cleaning.RULES_VERSION + "-next")
+    recleaned = _run(warehouse, edge_store, factory, "Ada Lovelace")
+    assert (recleaned.cleaning.changed, recleaned.cleaning.unchanged) == (5, 0)
+    assert set(recleaned.embedding.document_ids) == ada
+    again = _run(warehouse, edge_store, factory, "Ada Lovelace")
+    assert (again.cleaning.unchanged, again.embedding.document_ids) == (5, [])
+
+    monkeypatch.setattr(chunking, "RULES_VERSION", chunking.RULES_VERSION + "-next")
+    factory.embedder.texts = 0
+    rechunked = _run(warehouse, edge_store, factory, "Ada Lovelace")
+    assert rechunked.cleaning.unchanged == 5  # not cleaned again
+    assert (
+        set(rechunked.embedding.document_ids) == ada and factory.embedder.texts == rechunked.embedding.chunks
+    )
+    assert _run(warehouse, edge_store, factory, "Ada Lovelace").embedding.document_ids == []
+
+
+def test_most_of_an_authors_documents_missing_is_refused_unless_allowed(warehouse, edge_store, embedder):
+    seeded = _seed(warehouse)
+    factory = Factory(embedder)
+    _run(warehouse, edge_store, factory, "Ada Lovelace", "Grace Hopper")
+    chunks_before = edge_store.count(ARTICLES)
+    for article in seeded["articles"][:2]:  # 2 articles and the post of Ada's 5 stored documents
+        warehouse.delete(ArticleDocument, _id=article.id)
+    warehouse.delete(PostDocument, _id=seeded["post"].id)
+
+    with pytest.raises(bookkeeping.MassRemovalRefused) as error:
+        _run(warehouse, edge_store, factory, "Ada Lovelace", "Grace Hopper")
+    message = str(error.value)
+    assert "Ada Lovelace: 3 of 5 stored documents" in message and "Grace Hopper" not in message
+    assert "mass_removal_threshold 50%" in message and "--set allow_mass_removal=true" in message
+    assert store_count(edge_store) == 6 and edge_store.count(ARTICLES) == chunks_before  # nothing written
+
+    lenient = _config("Ada Lovelace").model_copy(update={"mass_removal_threshold": 0.7})
+    assert _run(warehouse, edge_store, factory, config=lenient).cleaning.counts["removed"] == 3
+    assert store_count(edge_store) == 3  # Ada's article and repository, Grace's article
+
+
+def test_an_author_with_no_documents_left_keeps_features_unless_removal_is_allowed(
+    warehouse, edge_store, embedder
+):
+    seeded = _seed(warehouse)
+    factory = Factory(embedder)
+    _run(warehouse, edge_store, factory, "Grace Hopper")
+    warehouse.delete(ArticleDocument, author_id=seeded["grace"].id)  # the user is known, her writing is not
+    with pytest.raises(bookkeeping.MassRemovalRefused, match="Grace Hopper: 1 of 1 stored documents"):
+        _run(warehouse, edge_store, factory, "Grace Hopper")
+    assert store_count(edge_store) == 1
+    allowed = _config("Grace Hopper").model_copy(update={"allow_mass_removal": True})
+    assert _run(warehouse, edge_store, factory, config=allowed).cleaning.counts["removed"] == 1
+    assert store_count(edge_store) == 0 and edge_store.count(ARTICLES) == 0
 
 
 # -- the ZenML pipeline ------------------------------------------------------------------
+
+
+def _artifact_files(steps: dict[str, Any]) -> dict[str, list[bytes]]:
+    """Output artifact name -> the bytes of every file the artifact store holds for it."""
+    from zenml.io import fileio
+
+    stored: dict[str, list[bytes]] = {}
+    for step_run in steps.values():
+        for name, versions in step_run.outputs.items():
+            for version in versions:
+                for folder, _, files in fileio.walk(version.uri):
+                    for file in files:
+                        with fileio.open(f"{folder}/{file}", "rb") as handle:
+                            stored.setdefault(name, []).append(handle.read())
+    return stored
 
 
 def _run_pipeline(*args: str):
@@ -428,6 +540,12 @@ def test_the_zenml_pipeline_runs_incrementally_and_refuses_unknown_authors(proje
     steps = Client().get_pipeline_run(run.id).steps
     assert steps["clean_documents"].run_metadata["documents"]["new"] == 5
     assert steps["chunk_and_embed"].run_metadata["encode_seconds"] > 0
+    # The steps hand on ids, hashes and counts: neither the text nor the vectors reach the artifact store.
+    stored = _artifact_files(steps)
+    assert set(stored) == {"documents", "cleaning_report", "embedding_report"}
+    text = "Feature pipelines clean, chunk and embed documents"
+    assert not any(text.encode() in data for files in stored.values() for data in files)
+    assert sum(len(data) for files in stored.values() for data in files) < 8 * 1024
 
     second = _run_pipeline("--config", str(config))
     assert second.exit_code == 0, second.output

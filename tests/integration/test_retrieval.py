@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from llm_engineering.application.preprocessing import features
+from llm_engineering.application.features import flow
 from llm_engineering.application.rag.retrieval import NoEmbeddedChunks, search, search_many
 from llm_engineering.configs.features import FeatureEngineeringConfig
 from llm_engineering.domain.documents import ArticleDocument
@@ -44,7 +44,7 @@ TITLED_LINKS = [
 class EmbeddedCorpus:
     state_dir: Path
     titles: dict[str, str]  # link -> title
-    report: features.FeatureRunReport
+    report: flow.FeatureRunReport
 
     @property
     def store_dir(self) -> Path:
@@ -71,7 +71,7 @@ def embedded_corpus(
         titles = {d.link: d.content["Title"] for d in warehouse.find(ArticleDocument)}
         config = FeatureEngineeringConfig(author_full_names=["Maxime Labonne", "Paul Iusztin"])
         with QdrantEdgeStore(state_dir / "qdrant") as store:
-            report = features.run_feature_flow(
+            report = flow.run_feature_flow(
                 warehouse=warehouse,
                 store=store,
                 embedder=lambda: embedder,

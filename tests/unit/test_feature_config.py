@@ -34,6 +34,15 @@ def test_command_line_overrides_win_and_names_are_normalised():
     assert config.chunking.posts.chunk_size == 64
 
 
+def test_mass_removal_is_refused_by_default_and_allowed_from_the_command_line():
+    shipped = load_config(FeatureEngineeringConfig, YAML)
+    assert (shipped.allow_mass_removal, shipped.mass_removal_threshold) == (False, 0.5)
+    config = load_config(
+        FeatureEngineeringConfig, YAML, ["allow_mass_removal=true", "mass_removal_threshold=0.8"]
+    )
+    assert (config.allow_mass_removal, config.mass_removal_threshold) == (True, 0.8)
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
@@ -43,6 +52,7 @@ def test_command_line_overrides_win_and_names_are_normalised():
         ("author_full_names=['  ']", "author_full_names: Value error, an author name is blank"),
         ("embedding.batch_size=0", "embedding.batch_size: Input should be greater than or equal to 1"),
         ("chunking.code.chunk_size=10", "chunking.code: unknown key"),
+        ("mass_removal_threshold=1.5", "mass_removal_threshold: Input should be less than or equal to 1"),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(override, message):

@@ -1,6 +1,5 @@
-"""Cleaning, chunking and embedding per data category, and the incremental feature flow that chains them.
+"""Cleaning, chunking and embedding per data category; ``application.features`` chains them.
 
 Modules: ``cleaning`` (rules per category), ``chunking`` (sized in the embedding model's
-tokens), ``embedding`` (length-sorted batches), ``ids`` (deterministic point ids) and
-``features`` (warehouse -> cleaned documents -> embedded chunks, incrementally).
+tokens), ``embedding`` (length-sorted batches) and ``ids`` (deterministic point ids).
 """

@@ -55,11 +55,6 @@ class EmbeddingStats:
     encode_seconds: float = 0.0
     seconds: float = 0.0
 
-    @property
-    def overhead_seconds(self) -> float:
-        """Time of the pass outside the model's encode."""
-        return max(0.0, self.seconds - self.encode_seconds)
-
 
 def embed_chunks(
     chunks: Sequence[Chunk], *, embedder: TextEmbedder, batch_size: int, progress: bool = True

@@ -45,12 +45,6 @@ def build_vector_store(settings: Settings | None = None) -> QdrantEdgeStore | Qd
     return QdrantEdgeStore(settings.vector_store_dir)
 
 
-def describe_vector_store(settings: Settings | None = None) -> str:
-    """Where the store of the settings lives, for messages: the server URL or the Edge folder."""
-    settings = settings or get_settings()
-    return settings.qdrant_url or f"Qdrant Edge at {settings.vector_store_dir}"
-
-
 def __getattr__(name: str) -> Any:
     # qdrant-client is imported only when its adapter is asked for: it is slow to import.
     if name == "QdrantServerStore":
@@ -68,5 +62,4 @@ __all__ = [
     "VectorStoreBusy",
     "VectorStoreError",
     "build_vector_store",
-    "describe_vector_store",
 ]

@@ -1,0 +1,441 @@
+"""The feature flow: clean the new and changed documents, then chunk and embed the pending ones.
+
+Each stage reads what it needs (the warehouse by id, the feature store by author) and writes
+its results to the feature store itself, returning a small report: ids, counts and timings,
+never the documents or their vectors. :func:`run_feature_flow` chains the stages in one
+process for tests and benchmarks; the pipeline's steps call them one by one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
+
+from llm_engineering.application.features.bookkeeping import (
+    check_mass_removal,
+    cleaning_version,
+    embedding_version,
+    pending_documents,
+    plan_cleaning,
+    read_stored,
+)
+from llm_engineering.application.features.query import WarehouseIndex, query_documents, read_documents
+from llm_engineering.application.features.writer import (
+    EmbeddedDocument,
+    remove_documents,
+    store_embedded,
+    write_cleaned,
+)
+from llm_engineering.application.preprocessing.chunking import chunk_document
+from llm_engineering.application.preprocessing.cleaning import clean_document
+from llm_engineering.application.preprocessing.embedding import EmbeddingStats, TextEmbedder, embed_chunks
+from llm_engineering.configs.features import ChunkingSettings, FeatureEngineeringConfig
+from llm_engineering.domain.cleaned_documents import CleanedDocument
+from llm_engineering.domain.documents import ContentDocument
+from llm_engineering.domain.exceptions import LLMTwinError
+from llm_engineering.domain.types import DataCategory
+from llm_engineering.domain.vector_store import VectorStore
+
+
+class CleaningFailuresExceeded(LLMTwinError):
+    """Too many documents failed to clean; nothing was written."""
+
+
+class MalformedDocument(LLMTwinError, ValueError):
+    """A warehouse document's content is not text: the message names the field."""
+
+
+def check_document(document: ContentDocument) -> None:
+    """Refuse a document whose content is not a mapping of names to text (or empty fields).
+
+    Raises:
+        MalformedDocument: naming the document's link and the offending field.
+    """
+    if not isinstance(document.content, dict):
+        raise MalformedDocument(f"content holds {type(document.content).__name__}, not a mapping")
+    for key, value in document.content.items():
+        if not isinstance(key, str):
+            raise MalformedDocument(f"content key {key!r} holds {type(key).__name__}, not text")
+        if value is not None and not isinstance(value, str):
+            raise MalformedDocument(f"content field {key!r} holds {type(value).__name__}, not text")
+
+
+# -- clean -------------------------------------------------------------------------------
+
+
+class CleaningReport(BaseModel):
+    """What the cleaning stage decided and wrote.
+
+    Attributes:
+        author_ids: the authors of the run (the scope of removals and of the embedding stage).
+        new, changed, unchanged: counts of warehouse documents by their state.
+        written: cleaned documents written (pending their chunks).
+        removed: category -> ids of documents removed (gone from the warehouse, or now cleaned
+            to nothing), their chunks first.
+        skipped_empty: links of documents whose cleaned text is empty (nothing stored).
+        failed: link -> reason, for documents that could not be cleaned.
+        warehouse_empty: nothing was read because the warehouse is empty (nothing is removed).
+        seconds: time of the stage.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    author_ids: list[str] = Field(default_factory=list)
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    written: int = 0
+    removed: dict[DataCategory, list[str]] = Field(default_factory=dict)
+    skipped_empty: list[str] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)
+    warehouse_empty: bool = False
+    seconds: float = 0.0
+
+    @property
+    def documents(self) -> int:
+        """Warehouse documents looked at."""
+        return self.new + self.changed + self.unchanged + len(self.skipped_empty) + len(self.failed)
+
+    @property
+    def removed_count(self) -> int:
+        return sum(len(ids) for ids in self.removed.values())
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "removed": self.removed_count,
+            "skipped_empty": len(self.skipped_empty),
+            "failed": len(self.failed),
+        }
+
+    def summary(self) -> str:
+        """One line: ``76 documents in 0.4s: 76 new, 0 changed, 0 unchanged, ...``."""
+        if self.warehouse_empty:
+            return "the warehouse is empty: nothing cleaned, nothing removed"
+        c = self.counts
+        return (
+            f"{self.documents} documents in {self.seconds:.1f}s: {c['new']} new, {c['changed']} changed, "
+            f"{c['unchanged']} unchanged, {c['removed']} removed, {c['skipped_empty']} skipped (empty), "
+            f"{c['failed']} failed"
+        )
+
+
+def _raise_if_failures_exceed(failed: dict[str, str], *, documents: int, threshold: float) -> None:
+    ratio = len(failed) / documents if documents else 0.0
+    if ratio > threshold:
+        reasons = "\n".join(f"  {link}: {reason}" for link, reason in failed.items())
+        raise CleaningFailuresExceeded(
+            f"{len(failed)} of {documents} documents failed to clean "
+            f"({ratio:.0%} > failure_threshold {threshold:.0%}); nothing was written:\n{reasons}"
+        )
+
+
+def clean_documents(
+    index: WarehouseIndex,
+    *,
+    warehouse: Any,
+    store: VectorStore,
+    failure_threshold: float,
+    batch_size: int,
+    mass_removal_threshold: float = 0.5,
+    allow_mass_removal: bool = False,
+    progress: bool = True,
+) -> CleaningReport:
+    """Clean the new and changed documents and write them (pending); remove the documents gone or emptied.
+
+    Nothing is written when too many documents fail or when most of an author's stored
+    documents are missing from the warehouse; both checks come first.
+
+    Args:
+        index: the run's authors and their documents' ids and hashes.
+        warehouse: the document warehouse (documents to clean are read from it by id).
+        store: the vector store holding the feature store.
+        failure_threshold: the largest share of documents that may fail to clean.
+        batch_size: points per upsert.
+        mass_removal_threshold: the largest share of an author's stored documents that may be
+            removed for being missing from the warehouse.
+        allow_mass_removal: remove them anyway.
+        progress: show a progress bar.
+
+    Raises:
+        MassRemovalRefused: too many of an author's stored documents are missing.
+        CleaningFailuresExceeded: too many documents failed to clean.
+    """
+    started = time.perf_counter()
+    if index.warehouse_empty:
+        return CleaningReport(warehouse_empty=True, seconds=time.perf_counter() - started)
+    stored = read_stored(store, author_ids=list(index.authors))
+    plan = plan_cleaning(index, stored)
+    check_mass_removal(
+        plan, stored, authors=index.authors, threshold=mass_removal_threshold, allowed=allow_mass_removal
+    )
+    documents = {(d.category, d.id): d for d in read_documents(warehouse, plan.to_clean)}
+    cleaned: list[CleanedDocument] = []
+    removed = {category: list(ids) for category, ids in plan.missing.items()}
+    counts = {"new": 0, "changed": 0}
+    skipped: list[str] = []
+    failed: dict[str, str] = {}
+    for ref in tqdm(plan.to_clean, desc="cleaning", unit="doc", disable=not progress):
+        document = documents.get((ref.category, ref.id))
+        if document is None:
+            failed[ref.link] = "gone from the warehouse during the run"
+            continue
+        try:
+            check_document(document)
+            result = clean_document(document)
+        except (
+            ValueError
+        ) as exc:  # a malformed document (validation errors included); a bug still fails the run
+            failed[ref.link] = f"{type(exc).__name__}: {exc}"
+            continue
+        previous = (ref.category, ref.id) in stored
+        if result is None:
+            skipped.append(ref.link)
+            if previous:  # it had features; an empty document has none
+                removed.setdefault(ref.category, []).append(ref.id)
+            continue
+        counts["changed" if previous else "new"] += 1
+        # No embedding_version: pending until its chunks of this version are stored.
+        cleaned.append(result.model_copy(update={"cleaning_version": cleaning_version(result.source_hash)}))
+    _raise_if_failures_exceed(failed, documents=len(index.documents), threshold=failure_threshold)
+    remove_documents(store, removed)
+    written = write_cleaned(store, cleaned, batch_size=batch_size)
+    return CleaningReport(
+        author_ids=list(index.authors),
+        unchanged=plan.unchanged,
+        written=written,
+        removed=removed,
+        skipped_empty=skipped,
+        failed=failed,
+        seconds=time.perf_counter() - started,
+        **counts,
+    )
+
+
+# -- chunk and embed ---------------------------------------------------------------------
+
+
+class EmbeddingReport(BaseModel):
+    """What the chunk-and-embed stage embedded and stored.
+
+    Attributes:
+        document_ids: the pending documents, now embedded and marked done.
+        model_id: the embedding model (empty when nothing needed it).
+        dimension: length of its vectors (0 when nothing was embedded).
+        chunks, tokens: chunks made and their tokens (special tokens included).
+        max_chunk_tokens: the longest chunk.
+        chunks_deleted: stale chunks deleted (of earlier versions of those documents).
+        model_load_seconds: time to load the model (0 when it was loaded before, or not needed).
+        chunk_seconds: time spent chunking.
+        encode_seconds: time inside the model's encode.
+        store_seconds: time spent writing to the vector store.
+        seconds: time of the stage (model loading excluded).
+    """
+
+    document_ids: list[str] = Field(default_factory=list)
+    model_id: str = ""
+    dimension: int = 0
+    chunks: int = 0
+    tokens: int = 0
+    max_chunk_tokens: int = 0
+    chunks_deleted: int = 0
+    model_load_seconds: float = 0.0
+    chunk_seconds: float = 0.0
+    encode_seconds: float = 0.0
+    store_seconds: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def overhead_seconds(self) -> float:
+        """Time of the stage outside the model's encode."""
+        return max(0.0, self.seconds - self.encode_seconds)
+
+    def summary(self) -> str:
+        if not self.document_ids:
+            return "nothing to embed: every document's chunks are current"
+        return (
+            f"embedded {len(self.document_ids)} documents as {self.chunks} chunks ({self.tokens} tokens, "
+            f"longest {self.max_chunk_tokens}) in {self.seconds:.1f}s, {self.encode_seconds:.1f}s in the model; "
+            f"deleted {self.chunks_deleted} stale chunks"
+        )
+
+
+def chunk_and_embed(
+    documents: Sequence[CleanedDocument],
+    *,
+    embedder: TextEmbedder,
+    chunking: ChunkingSettings,
+    batch_size: int,
+    progress: bool = True,
+) -> tuple[list[EmbeddedDocument], EmbeddingStats, float]:
+    """Chunk documents in the model's tokens and embed every chunk (in memory; nothing is stored).
+
+    Args:
+        documents: the cleaned documents to embed.
+        embedder: the embedding model (its tokenizer sizes the chunks).
+        chunking: chunk size and overlap per category.
+        batch_size: chunks per encode call.
+        progress: show progress bars.
+
+    Returns:
+        Each document with its embedded chunks and their version, the encode pass's counts and
+        timings, and the seconds spent chunking.
+    """
+    started = time.perf_counter()
+    chunked = []
+    for document in tqdm(documents, desc="chunking", unit="doc", disable=not progress):
+        rules = chunking.for_category(document.category)
+        chunked.append(
+            chunk_document(
+                document,
+                tokenizer=embedder.tokenizer,
+                chunk_size=rules.chunk_size,
+                chunk_overlap=rules.chunk_overlap,
+            )
+        )
+    chunk_seconds = time.perf_counter() - started
+    flat = [chunk for chunks in chunked for chunk in chunks]
+    embedded, stats = (
+        embed_chunks(flat, embedder=embedder, batch_size=batch_size, progress=progress)
+        if flat
+        else ([], EmbeddingStats())
+    )
+    results = []
+    position = 0
+    for document, chunks in zip(documents, chunked, strict=True):
+        version = embedding_version(document, model_name=embedder.model_id, chunking=chunking)
+        results.append(
+            EmbeddedDocument(
+                document=document, chunks=embedded[position : position + len(chunks)], version=version
+            )
+        )
+        position += len(chunks)
+    return results, stats, chunk_seconds
+
+
+def embed_pending(
+    store: VectorStore,
+    *,
+    author_ids: Sequence[str],
+    embedder: Callable[[], TextEmbedder],
+    model_name: str,
+    chunking: ChunkingSettings,
+    encode_batch_size: int,
+    write_batch_size: int,
+    progress: bool = True,
+) -> EmbeddingReport:
+    """Chunk and embed the authors' pending documents and store the chunks in the crash-safe order.
+
+    The model is loaded only when a document is pending, so an unchanged rerun skips it.
+
+    Args:
+        store: the vector store holding the feature store.
+        author_ids: the run's authors.
+        embedder: returns the embedding model; called only when something needs embedding.
+        model_name: the name that model will have (``model_id``), known before it is loaded.
+        chunking: chunk size and overlap per category.
+        encode_batch_size: chunks per encode call.
+        write_batch_size: points per upsert.
+        progress: show progress bars.
+
+    Raises:
+        ValueError: the embedder is not the model the pending documents were planned for.
+    """
+    pending = pending_documents(store, author_ids=author_ids, model_name=model_name, chunking=chunking)
+    if not pending:
+        return EmbeddingReport()
+    load_started = time.perf_counter()
+    model = embedder()
+    load_seconds = time.perf_counter() - load_started
+    if model.model_id != model_name:
+        raise ValueError(
+            f"the embedder is {model.model_id!r}, not the {model_name!r} the run was planned for"
+        )
+    started = time.perf_counter()
+    items, stats, chunk_seconds = chunk_and_embed(
+        pending, embedder=model, chunking=chunking, batch_size=encode_batch_size, progress=progress
+    )
+    store_started = time.perf_counter()
+    writes = store_embedded(store, items, dimension=model.dimension, batch_size=write_batch_size)
+    return EmbeddingReport(
+        document_ids=[item.document.id for item in items],
+        model_id=model.model_id,
+        dimension=model.dimension,
+        chunks=writes.written,
+        tokens=stats.tokens,
+        max_chunk_tokens=max((chunk.token_count for item in items for chunk in item.chunks), default=0),
+        chunks_deleted=writes.deleted,
+        model_load_seconds=load_seconds,
+        chunk_seconds=chunk_seconds,
+        encode_seconds=stats.encode_seconds,
+        store_seconds=time.perf_counter() - store_started,
+        seconds=time.perf_counter() - started,
+    )
+
+
+# -- the whole flow ----------------------------------------------------------------------
+
+
+class FeatureRunReport(BaseModel):
+    """Every stage's report of one run of the feature flow."""
+
+    query: WarehouseIndex
+    cleaning: CleaningReport
+    embedding: EmbeddingReport
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return f"{self.cleaning.summary()}; {self.embedding.summary()} (total {self.seconds:.1f}s)"
+
+
+def run_feature_flow(
+    *,
+    warehouse: Any,
+    store: VectorStore,
+    embedder: Callable[[], TextEmbedder],
+    model_name: str,
+    config: FeatureEngineeringConfig,
+    progress: bool = True,
+) -> FeatureRunReport:
+    """Run every stage of the feature pipeline in this process (what the ZenML steps do one by one).
+
+    Args:
+        warehouse: the document warehouse.
+        store: the vector store.
+        embedder: returns the embedding model; called only when something needs embedding.
+        model_name: the name that model will have (``model_id``), known before it is loaded.
+        config: the pipeline's config.
+        progress: show progress bars.
+    """
+    started = time.perf_counter()
+    index = query_documents(warehouse, author_full_names=config.author_full_names)
+    cleaning = clean_documents(
+        index,
+        warehouse=warehouse,
+        store=store,
+        failure_threshold=config.cleaning.failure_threshold,
+        batch_size=config.loading.batch_size,
+        mass_removal_threshold=config.mass_removal_threshold,
+        allow_mass_removal=config.allow_mass_removal,
+        progress=progress,
+    )
+    embedding = embed_pending(
+        store,
+        author_ids=cleaning.author_ids,
+        embedder=embedder,
+        model_name=model_name,
+        chunking=config.chunking,
+        encode_batch_size=config.embedding.batch_size,
+        write_batch_size=config.loading.batch_size,
+        progress=progress,
+    )
+    return FeatureRunReport(
+        query=index, cleaning=cleaning, embedding=embedding, seconds=time.perf_counter() - started
+    )
