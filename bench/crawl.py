@@ -15,14 +15,14 @@ import tempfile
 from pathlib import Path
 
 from llm_engineering.application.crawlers.base import CrawlReport, LinkStatus
-from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.application.crawlers.runner import crawl_links
 from llm_engineering.configs.etl import CrawlSettings
 from llm_engineering.domain.documents import UserDocument
+from llm_engineering.infrastructure.crawlers import build_dispatcher
 from llm_engineering.infrastructure.local_services import WarehouseServer, free_port
 from llm_engineering.infrastructure.warehouse import connect
 from llm_engineering.settings import Settings
-from tests.fixture_server import FixtureServer
+from tools.fixture_server import FixtureServer
 
 _TOPICS = ["caching", "retries", "indexes", "queues", "backups", "schemas", "logging", "timeouts"]
 
@@ -57,7 +57,7 @@ def run(*, links: list[str], uri: str, database: str, workers: int) -> CrawlRepo
     settings = CrawlSettings(max_workers=workers, timeout_seconds=10, retries=0)
     with (
         connect(uri, database) as warehouse,
-        CrawlerDispatcher.from_settings(settings, Settings()) as dispatcher,
+        build_dispatcher(settings, Settings(_env_file=None)) as dispatcher,
     ):
         user, _ = warehouse.get_or_create(UserDocument, first_name="Bench", last_name="Mark")
         report = crawl_links(

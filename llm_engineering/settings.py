@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 _PLACEHOLDER = "changeme"
+# Secrets refused outside development while they still hold the placeholder of .env.example.
+_SECRETS = (
+    "linkedin_password",
+    "github_token",
+    "qdrant_api_key",
+    "openai_api_key",
+    "huggingface_access_token",
+    "serving_api_key",
+    "poe_access_key",
+)
 EMBEDDED_WAREHOUSE_URI = "mongodb://127.0.0.1:27017"
 
 
@@ -40,6 +51,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        hide_input_in_errors=True,  # a validation error would otherwise print every secret it read
     )
 
     environment: str = "development"
@@ -89,12 +101,21 @@ class Settings(BaseSettings):
     def _refuse_placeholders_outside_development(self) -> Settings:
         if self.environment == "development":
             return self
-        for name in ("linkedin_password", "github_token", "qdrant_api_key", "openai_api_key"):
+        for name in _SECRETS:
             value = getattr(self, name)
             if value is not None and value.get_secret_value() == _PLACEHOLDER:
                 raise ValueError(
                     f"{name.upper()} is still the placeholder {_PLACEHOLDER!r}; set a real value"
                 )
+        try:
+            database_password = urlsplit(self.database_host).password
+        except ValueError:  # a malformed URI is pymongo's to report, with its own message
+            database_password = None
+        if database_password is not None and unquote(database_password) == _PLACEHOLDER:
+            # The URI itself is not repeated: it holds a password.
+            raise ValueError(
+                f"DATABASE_HOST holds the placeholder password {_PLACEHOLDER!r}; set a real password"
+            )
         return self
 
     @property

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.application.crawlers.browsing import DriverFactory
 from llm_engineering.domain.documents import UserDocument
-from tests.fixture_server import FixtureServer
+from llm_engineering.infrastructure.crawlers.browsing import DriverFactory
+from tools.fixture_server import FixtureServer
 
 SITE = Path(__file__).resolve().parent / "fixtures" / "site"
 CHROMIUM = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")

@@ -11,6 +11,7 @@ import importlib
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -102,13 +103,33 @@ def load_pipeline_config(
     )
 
 
-def _last_run(pipeline_name: str):
+def _run_started_since(pipeline_name: str, started: datetime):
+    """The newest run of ``pipeline_name`` created at or after ``started``, or None.
+
+    None when the run failed before ZenML created it (the pipeline's own checks refused the
+    config, or the pipeline was never registered): then there are no step summaries, and an
+    older run's must not be shown as this one's. The pipeline is not looked up by name:
+    ZenML raises for an unknown name (KeyError) and for a pipeline without runs
+    (RuntimeError), and either would hide the failure being reported.
+    """
     from zenml.client import Client
 
-    try:
-        return Client().get_pipeline(name_id_or_prefix=pipeline_name).last_run
-    except KeyError:  # the run was refused before ZenML registered the pipeline
+    runs = Client().list_pipeline_runs(
+        pipeline_name=f"equals:{pipeline_name}", sort_by="desc:created", size=1
+    )
+    if not runs.items:
         return None
+    run = runs.items[0]
+    created = run.created if run.created.tzinfo else run.created.replace(tzinfo=UTC)
+    return run if created >= started else None
+
+
+def _failure_summaries(pipeline_name: str, started: datetime) -> list[str]:
+    """Step summaries of the run that just failed; none when they cannot be read (never raises)."""
+    try:
+        return step_summaries(_run_started_since(pipeline_name, started))
+    except Exception as exc:  # the store may be what failed: report the run's own error, not this one
+        return [f"(step summaries unavailable: {type(exc).__name__}: {exc})"]
 
 
 def step_summaries(run) -> list[str]:
@@ -173,13 +194,16 @@ def main(
         click.echo(config.model_dump_json(indent=2))
         return
     started = time.monotonic()
+    # A second of margin for the store's clock; only runs created after this are this run's.
+    started_at = datetime.now(UTC) - timedelta(seconds=1)
     pipeline_fn = load_reference(entry.pipeline)
     try:
         run = pipeline_fn.with_options(enable_cache=not no_cache, tags=[f"trigger:{trigger}"])(config=config)
     except Exception as exc:  # the step's own error, already logged by ZenML with its traceback
-        for line in step_summaries(_last_run(pipeline_fn.name)):
+        for line in _failure_summaries(pipeline_fn.name, started_at):
             click.echo(line)
-        click.echo(f"{pipeline}: run failed after {time.monotonic() - started:.1f}s: {exc}", err=True)
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        click.echo(f"{pipeline}: run failed after {time.monotonic() - started:.1f}s: {reason}", err=True)
         sys.exit(1)
     for line in step_summaries(run):
         click.echo(line)

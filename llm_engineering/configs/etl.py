@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from llm_engineering.configs import StrictModel
 
@@ -49,6 +49,9 @@ class CrawlSettings(StrictModel):
 
     max_workers: Annotated[int, Field(ge=1, le=32)] = 4
     """Links crawled at once."""
+    max_browsers: Annotated[int, Field(ge=1, le=32)] = 2
+    """Headless browsers (Medium, LinkedIn) open at once, at most ``max_workers``; left unset,
+    it is lowered to ``max_workers`` when that is smaller."""
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     """Timeout of one fetch (HTTP request, page load, git clone)."""
     retries: Annotated[int, Field(ge=0, le=10)] = 2
@@ -59,7 +62,22 @@ class CrawlSettings(StrictModel):
     """The step fails when more than this share of links failed."""
     force: bool = False
     """Crawl links already in the warehouse again (the stored document is replaced)."""
+    max_page_bytes: Annotated[int, Field(gt=0)] = 10_000_000
+    """A fetched or rendered page larger than this fails its link (the download stops there)."""
+    max_file_bytes: Annotated[int, Field(gt=0)] = 50_000_000
+    """A local file larger than this fails its link without being read."""
     github: GitHubRules = Field(default_factory=GitHubRules)
+    """Which files of a cloned repository are kept."""
+
+    @model_validator(mode="after")
+    def _browsers_within_workers(self) -> CrawlSettings:
+        if self.max_browsers > self.max_workers:
+            if "max_browsers" in self.model_fields_set:
+                raise ValueError(
+                    f"max_browsers ({self.max_browsers}) must not exceed max_workers ({self.max_workers})"
+                )
+            self.max_browsers = self.max_workers
+        return self
 
 
 class DigitalDataEtlConfig(StrictModel):
@@ -80,7 +98,7 @@ class DigitalDataEtlConfig(StrictModel):
 
     @field_validator("user_full_name")
     @classmethod
-    def _two_words(cls, value: str) -> str:
+    def _folded_spaces(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
         return " ".join(value.split())

@@ -52,15 +52,17 @@ class UserDocument(Document):
     collection: ClassVar[str] = "users"
 
     first_name: str
-    last_name: str
+    last_name: str = ""
+    """Empty for a one-word name ("Madonna")."""
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
+        """First and last name joined by a space; a one-word name as it is."""
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
 
     @staticmethod
     def split_full_name(full_name: str) -> tuple[str, str]:
-        """Split "First [Middle ...] Last" into first and last name.
+        """Split "First [Middle ...] Last" into first and last name; "Madonna" into ("Madonna", "").
 
         Raises:
             ValueError: if the name is empty.
@@ -69,7 +71,7 @@ class UserDocument(Document):
         if not parts:
             raise ValueError("user_full_name is empty")
         if len(parts) == 1:
-            return parts[0], parts[0]
+            return parts[0], ""
         return " ".join(parts[:-1]), parts[-1]
 
 

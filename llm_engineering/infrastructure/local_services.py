@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,12 +79,36 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _read_pid(pid_file: Path) -> int | None:
+def _command_line(pid: int) -> list[str] | None:
+    """The arguments process ``pid`` was started with, or None when they cannot be read."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        if Path("/proc/self/cmdline").exists():
+            return None  # a /proc system without this pid: the process is gone
+        result = subprocess.run(  # no /proc (macOS): ask ps
+            ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
+        )
+        return result.stdout.split() or None
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _read_pid(pid_file: Path, *, is_ours: Callable[[list[str]], bool]) -> int | None:
+    """The pid in ``pid_file`` if that process is alive and ``is_ours`` accepts its command line.
+
+    A pid file outlives a reboot or a crash, and its number may since belong to a stranger
+    process: such a pid is never reported, and so never signalled.
+    """
     try:
         pid = int(pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _pid_alive(pid) else None
+    if not _pid_alive(pid):
+        return None
+    command = _command_line(pid)
+    return pid if command is not None and is_ours(command) else None
 
 
 def _nx27017_executable() -> str:
@@ -116,8 +141,16 @@ class WarehouseServer:
     def uri(self) -> str:
         return f"mongodb://{self.host}:{self.port}"
 
+    def is_our_command(self, command: list[str]) -> bool:
+        """Whether ``command`` is an nx-27017 server on this data folder (what :meth:`start` runs)."""
+        runs_nx27017 = any(Path(part).name == "nx-27017" for part in command[:2])
+        return runs_nx27017 and "--data-dir" in command and str(self.data_dir) in command
+
+    def _pid(self) -> int | None:
+        return _read_pid(self.pid_file, is_ours=self.is_our_command)
+
     def status(self) -> ServiceStatus:
-        pid = _read_pid(self.pid_file)
+        pid = self._pid()
         listening = port_open(self.host, self.port)
         detail = ""
         if listening and pid is None:
@@ -165,8 +198,12 @@ class WarehouseServer:
         return self.status()
 
     def stop(self, *, timeout: float = 10.0) -> bool:
-        """Stop the server started by :meth:`start`; returns whether one was running."""
-        pid = _read_pid(self.pid_file)
+        """Stop the server started by :meth:`start`; returns whether one was running.
+
+        Only a process whose command line is this folder's nx-27017 server is signalled; a
+        stale pid file naming another process is removed and that process left alone.
+        """
+        pid = self._pid()
         self.pid_file.unlink(missing_ok=True)
         if pid is None:
             return False

@@ -20,7 +20,7 @@ from llm_engineering.domain.documents import (
     Document,
     UserDocument,
 )
-from llm_engineering.settings import get_settings
+from llm_engineering.settings import Settings, get_settings
 
 D = TypeVar("D", bound=Document)
 
@@ -54,8 +54,10 @@ class Warehouse:
         self._indexed = False
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        """Close the client this warehouse opened (idempotent)."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def __enter__(self) -> Warehouse:
         return self
@@ -168,7 +170,7 @@ class Warehouse:
         return {cls.collection: self.count(cls) for cls in ALL_DOCUMENT_TYPES}
 
 
-def open_warehouse() -> Warehouse:
-    """The warehouse named by the settings (DATABASE_HOST, DATABASE_NAME)."""
-    settings = get_settings()
+def open_warehouse(settings: Settings | None = None) -> Warehouse:
+    """The warehouse named by ``settings`` (DATABASE_HOST, DATABASE_NAME); the process's settings by default."""
+    settings = settings or get_settings()
     return connect(settings.database_host, settings.database_name)

@@ -7,9 +7,9 @@ from zenml.logger import get_logger
 
 from llm_engineering.application.crawlers import runner
 from llm_engineering.application.crawlers.base import LinkStatus
-from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.configs.etl import CrawlSettings
 from llm_engineering.domain.documents import UserDocument
+from llm_engineering.infrastructure.crawlers import build_dispatcher
 from llm_engineering.infrastructure.warehouse import open_warehouse
 from llm_engineering.settings import get_settings
 
@@ -28,13 +28,14 @@ def crawl_links(
     Args:
         user: the author of the writing.
         links: the links to crawl.
-        crawl: concurrency, timeouts, retries, failure threshold and GitHub rules.
+        crawl: concurrency (workers, browsers), timeouts, retries, size caps, failure threshold
+            and GitHub rules.
 
     Returns:
         The links that are in the warehouse after the run (stored or skipped).
     """
-    dispatcher = CrawlerDispatcher.from_settings(crawl, get_settings())
-    with open_warehouse() as warehouse:
+    settings = get_settings()
+    with build_dispatcher(crawl, settings) as dispatcher, open_warehouse(settings) as warehouse:
         report = runner.crawl_links(
             links, user=user, warehouse=warehouse, dispatcher=dispatcher, settings=crawl
         )

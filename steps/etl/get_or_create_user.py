@@ -13,7 +13,7 @@ def get_or_create_user(user_full_name: str) -> Annotated[UserDocument, "user"]:
     """Get or create the user whose writing is crawled.
 
     Args:
-        user_full_name: "First Last"; the last word is the last name.
+        user_full_name: "First Last"; the last word is the last name, a one-word name has none.
 
     Returns:
         The stored user.

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import sys
+import uuid
+from dataclasses import replace
+
 import pytest
 import yaml
 from click.testing import CliRunner
 
+from llm_engineering.configs.etl import DigitalDataEtlConfig
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument, UserDocument
 
 pytestmark = pytest.mark.e2e
@@ -111,3 +117,56 @@ def test_the_shipped_demo_config_crawls_every_demo_file(project_env):
     pdf = project_env.find_one(ArticleDocument, link={"$regex": r"\.pdf$"})
     assert pdf.content["Title"] == "A Checklist for Fine-Tuning"
     assert "Takeaway:" in pdf.content["Content"]
+
+
+def _refusing_pipeline(name: str):
+    """A pipeline named ``name`` whose own checks refuse the config before any step runs."""
+    from zenml import pipeline
+
+    def refuse(config: DigitalDataEtlConfig) -> None:
+        raise ValueError(f"{len(config.links)} links:\n  none of them can be crawled")
+
+    return pipeline(name=name)(refuse)
+
+
+@pytest.mark.parametrize("registered", [False, True], ids=["unknown-to-zenml", "registered-without-runs"])
+def test_a_run_refused_before_any_step_ends_with_one_clean_line(
+    project_env, tmp_path, monkeypatch, registered
+):
+    import tools.run
+
+    refusing = _refusing_pipeline(f"etl_refused_{uuid.uuid4().hex[:8]}")
+    if registered:
+        refusing.register()  # ZenML knows the pipeline, but it never ran
+    monkeypatch.setattr(sys.modules[__name__], "refusing_etl", refusing, raising=False)
+    entry = tools.run.PIPELINES["digital-data-etl"]
+    monkeypatch.setitem(
+        tools.run.PIPELINES, "digital-data-etl", replace(entry, pipeline=f"{__name__}:refusing_etl")
+    )
+    config = _config(tmp_path, user_full_name="Ada Lovelace", links=["https://a.example/x"])
+    result = _run("digital-data-etl", "--config", config)
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert re.fullmatch(
+        r"digital-data-etl: run failed after [\d.]+s: 1 links: none of them can be crawled", line
+    ), line
+
+
+def test_a_refused_run_does_not_show_an_earlier_runs_step_summaries(
+    project_env, site_dir, tmp_path, monkeypatch
+):
+    import tools.run
+
+    config = _config(tmp_path, user_full_name="Ada Lovelace", links=[(site_dir / "notes.md").as_uri()])
+    assert _run("digital-data-etl", "--config", config).exit_code == 0  # a run with step summaries
+    monkeypatch.setattr(
+        sys.modules[__name__], "refusing_etl", _refusing_pipeline("digital_data_etl"), raising=False
+    )
+    entry = tools.run.PIPELINES["digital-data-etl"]
+    monkeypatch.setitem(
+        tools.run.PIPELINES, "digital-data-etl", replace(entry, pipeline=f"{__name__}:refusing_etl")
+    )
+    result = _run("digital-data-etl", "--config", config)
+    assert result.exit_code == 1
+    assert "crawl_links:" not in result.output and "get_or_create_user:" not in result.output
+    assert result.output.strip().splitlines() == [result.output.strip()]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 
 from llm_engineering.application.crawlers.base import Crawler, CrawlReport, LinkOutcome, LinkStatus
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.application.crawlers.runner import crawl_links
 from llm_engineering.configs.etl import CrawlSettings, GitHubRules
 from llm_engineering.domain.documents import ArticleDocument, RepositoryDocument, UserDocument
+from llm_engineering.infrastructure.crawlers import LINK_ERRORS, build_dispatcher
 from llm_engineering.settings import Settings
 
 
@@ -19,8 +23,8 @@ def _settings(**overrides) -> CrawlSettings:
     return CrawlSettings(**{**defaults, "github": GitHubRules(max_file_bytes=4096), **overrides})
 
 
-def _dispatcher(settings: CrawlSettings) -> CrawlerDispatcher:
-    return CrawlerDispatcher.from_settings(settings, Settings(_env_file=None))
+def _dispatcher(settings: CrawlSettings, **options) -> CrawlerDispatcher:
+    return build_dispatcher(settings, Settings(_env_file=None), **options)
 
 
 @pytest.fixture
@@ -28,9 +32,9 @@ def author(warehouse) -> UserDocument:
     return warehouse.get_or_create(UserDocument, first_name="Ada", last_name="Lovelace")[0]
 
 
-def _crawl(links, *, author, warehouse, settings) -> tuple[CrawlReport, dict[str, LinkOutcome]]:
+def _crawl(links, *, author, warehouse, settings, **options) -> tuple[CrawlReport, dict[str, LinkOutcome]]:
     """Crawl ``links``; the report and its outcomes by link."""
-    with _dispatcher(settings) as dispatcher:
+    with _dispatcher(settings, **options) as dispatcher:
         report = crawl_links(
             links, user=author, warehouse=warehouse, dispatcher=dispatcher, settings=settings, progress=False
         )
@@ -98,15 +102,18 @@ def test_a_transient_error_is_retried_with_backoff(warehouse, author, site_serve
     )
 
 
-class _Exploding(Crawler):
-    """A crawler with a bug: it raises something that is not a CrawlError."""
+class _Failing(Crawler):
+    """A crawler that raises ``error`` for links with "boom" in them, and stores the others."""
 
     name = "article"
     document_type = ArticleDocument
 
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
     def crawl(self, link, *, user):
         if "boom" in link:
-            raise KeyError("Title")
+            raise self.error
         return [
             ArticleDocument(
                 content={"Content": "ok"},
@@ -118,12 +125,81 @@ class _Exploding(Crawler):
         ]
 
 
-def test_an_unexpected_exception_fails_only_its_link(warehouse, author) -> None:
+@pytest.mark.parametrize(
+    "error", [KeyError("Title"), TypeError("unsupported operand"), AttributeError("'NoneType' has no 'text'")]
+)
+def test_a_programming_error_fails_the_run_instead_of_its_link(warehouse, author, error) -> None:
+    links = ["http://a.example/boom", *(f"http://a.example/fine-{i}" for i in range(3))]
+    dispatcher = CrawlerDispatcher({"article": lambda: _Failing(error)}, link_errors=LINK_ERRORS)
+    with pytest.raises(type(error)) as caught:
+        crawl_links(
+            links,
+            user=author,
+            warehouse=warehouse,
+            dispatcher=dispatcher,
+            settings=_settings(),
+            progress=False,
+        )
+    assert "while crawling http://a.example/boom" in "".join(caught.value.__notes__)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (WebDriverException("chrome not reachable"), "WebDriverException"),
+        (ConnectionResetError("peer reset"), "ConnectionResetError: peer reset"),
+        (PermissionError("denied"), "PermissionError: denied"),
+    ],
+)
+def test_expected_adapter_errors_fail_only_their_link(warehouse, author, error, reason) -> None:
     links = ["http://a.example/boom", "http://a.example/fine"]
-    dispatcher = CrawlerDispatcher({"article": _Exploding})
+    dispatcher = CrawlerDispatcher({"article": lambda: _Failing(error)}, link_errors=LINK_ERRORS)
     report = crawl_links(
         links, user=author, warehouse=warehouse, dispatcher=dispatcher, settings=_settings(), progress=False
     )
     assert [o.status for o in report.outcomes] == [LinkStatus.FAILED, LinkStatus.STORED]
-    assert report.outcomes[0].reason == "KeyError: 'Title'"
-    assert report.failures == {"http://a.example/boom": "KeyError: 'Title'"}
+    assert reason in report.outcomes[0].reason
+
+
+class _FakeBrowser:
+    """Just enough of a WebDriver for the Medium crawler; counts the browsers open at once."""
+
+    open_now = 0
+    most_open = 0
+    lock = threading.Lock()
+
+    def __init__(self) -> None:
+        with self.lock:
+            _FakeBrowser.open_now += 1
+            _FakeBrowser.most_open = max(_FakeBrowser.most_open, _FakeBrowser.open_now)
+        self.page_source = ""
+
+    def get(self, url: str) -> None:
+        time.sleep(0.15)  # rendering takes a while: browsers overlap when the bound lets them
+        self.page_source = (
+            f"<html lang='en'><head><title>x</title></head><body><article><h1>Story {url[-1]}</h1>"
+            f"<p>{'Text of the story number ' + url[-1] + '. ' * 20}</p></article></body></html>"
+        )
+
+    def find_elements(self, by: str, selector: str) -> list:
+        return [type("Element", (), {"text": "rendered"})()]
+
+    def quit(self) -> None:
+        with self.lock:
+            _FakeBrowser.open_now -= 1
+
+
+@pytest.mark.parametrize(("max_workers", "max_browsers"), [(6, 1), (6, 2)])
+def test_browsers_have_their_own_bound_below_max_workers(
+    warehouse, author, site_server, max_workers, max_browsers
+) -> None:
+    _FakeBrowser.open_now = _FakeBrowser.most_open = 0
+    medium = [f"https://medium.com/@ada/story-{i}" for i in range(6)]
+    http = [site_server.url(f"slow/0.3/article.html?key={uuid.uuid4().hex}") for _ in range(3)]
+    settings = _settings(max_workers=max_workers, max_browsers=max_browsers, timeout_seconds=5)
+    report, outcomes = _crawl(
+        medium + http, author=author, warehouse=warehouse, settings=settings, driver_factory=_FakeBrowser
+    )
+    assert report.counts == {"stored": 9, "skipped": 0, "failed": 0}
+    assert _FakeBrowser.most_open == max_browsers and _FakeBrowser.open_now == 0
+    assert warehouse.find_one(ArticleDocument, link=medium[3]).content["Title"] == "Story 3"

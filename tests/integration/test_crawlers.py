@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+
 import pytest
 
-from llm_engineering.application.crawlers.article import ArticleCrawler
 from llm_engineering.application.crawlers.base import CrawlError, TransientCrawlError
-from llm_engineering.application.crawlers.github import GitHubCrawler
-from llm_engineering.application.crawlers.linkedin import LinkedInCrawler
-from llm_engineering.application.crawlers.local_file import LocalFileCrawler
-from llm_engineering.application.crawlers.medium import MediumCrawler
 from llm_engineering.configs.etl import GitHubRules
 from llm_engineering.domain.documents import ArticleDocument, PostDocument
+from llm_engineering.infrastructure.crawlers.article import ArticleCrawler
+from llm_engineering.infrastructure.crawlers.browsing import BrowserPool
+from llm_engineering.infrastructure.crawlers.github import GitHubCrawler
+from llm_engineering.infrastructure.crawlers.linkedin import LinkedInCrawler
+from llm_engineering.infrastructure.crawlers.local_file import LocalFileCrawler
+from llm_engineering.infrastructure.crawlers.medium import MediumCrawler
 from llm_engineering.infrastructure.local_services import free_port
 
 MEDIUM_MARKER = "The notebook turned out to be the real tool"
@@ -69,12 +77,24 @@ def test_article_timeout_and_refused_connection_are_transient(site_server, user)
         ArticleCrawler(timeout_seconds=2).crawl(f"http://127.0.0.1:{free_port()}/x", user=user)
 
 
+def test_article_pages_over_max_page_bytes_fail_naming_the_cap(site_server, user) -> None:
+    crawler = ArticleCrawler(timeout_seconds=5, max_page_bytes=100_000)
+    # No Content-Length: the crawler must stop reading once the cap is passed.
+    with pytest.raises(CrawlError, match=r"larger than crawl.max_page_bytes \(100000 bytes\)"):
+        crawler.crawl(site_server.url("big/50000000"), user=user)
+    [doc] = crawler.crawl(site_server.url("article.html"), user=user)  # below the cap: fine
+    with pytest.raises(CrawlError, match=r"crawl.max_page_bytes \(500 bytes\)"):  # declared length
+        ArticleCrawler(timeout_seconds=5, max_page_bytes=500).crawl(
+            site_server.url("article.html"), user=user
+        )
+
+
 # -- Medium (Chromium) -------------------------------------------------------------------------
 
 
 @pytest.mark.integration
 def test_medium_waits_for_script_rendered_article(site_server, user, chrome_factory) -> None:
-    crawler = MediumCrawler(driver_factory=chrome_factory, timeout_seconds=15)
+    crawler = MediumCrawler(browsers=BrowserPool(chrome_factory, limit=1), timeout_seconds=15)
     [doc] = crawler.crawl(site_server.url("medium/js-article.html"), user=user)
     assert doc.platform == "medium"
     assert doc.content["Title"] == "Sourdough as a feedback loop"
@@ -84,7 +104,7 @@ def test_medium_waits_for_script_rendered_article(site_server, user, chrome_fact
 
 @pytest.mark.integration
 def test_medium_without_article_text_fails_with_a_reason(site_server, user, chrome_factory) -> None:
-    crawler = MediumCrawler(driver_factory=chrome_factory, timeout_seconds=1)
+    crawler = MediumCrawler(browsers=BrowserPool(chrome_factory, limit=1), timeout_seconds=1)
     with pytest.raises(CrawlError, match="article text .* did not appear within 1s"):
         crawler.crawl(site_server.url("linkedin/feed/"), user=user)
 
@@ -92,10 +112,12 @@ def test_medium_without_article_text_fails_with_a_reason(site_server, user, chro
 # -- LinkedIn (Chromium) -----------------------------------------------------------------------
 
 
-def _linkedin(site_server, driver_factory, credentials: tuple[str, str] | None) -> LinkedInCrawler:
+def _linkedin(
+    site_server, driver_factory, credentials: tuple[str, str] | None, *, browsers: int = 1
+) -> LinkedInCrawler:
     username, password = credentials or (None, None)
     return LinkedInCrawler(
-        driver_factory=driver_factory,
+        browsers=BrowserPool(driver_factory, limit=browsers),
         username=username,
         password=password,
         timeout_seconds=10,
@@ -170,14 +192,93 @@ def test_github_missing_repository_and_non_repository_url(tmp_path, user) -> Non
         GitHubCrawler().crawl("https://github.com/ada", user=user)
 
 
-def test_github_token_never_appears_in_errors(user) -> None:
-    token = "ghp_s3cr3t/token"
-    crawler = GitHubCrawler(token=token, timeout_seconds=20)
-    with pytest.raises(CrawlError) as caught:
+_RECORDING_GIT = """#!{python}
+# Stands in for git on PATH: records how it was called, clones github.com URLs from a local
+# repository instead (no network), and keeps a copy of the clone's .git/config.
+import json, os, pathlib, subprocess, sys
+args = sys.argv[1:]
+local = [os.environ["REDIRECT_GITHUB_TO"] if a.startswith("https://github.com/") else a for a in args]
+code = subprocess.call([os.environ["REAL_GIT"], *local])
+config = pathlib.Path(args[-1], ".git", "config")
+record = {{
+    "argv": sys.argv,
+    "env": {{k: v for k, v in os.environ.items() if k.startswith("GIT_CONFIG")}},
+    "git_config": config.read_text() if config.exists() else None,
+}}
+pathlib.Path(os.environ["GIT_RECORD"]).write_text(json.dumps(record))
+sys.exit(code)
+"""
+
+
+@pytest.fixture
+def recording_git(tmp_path, monkeypatch, git_repo):
+    """Puts a recording ``git`` first on PATH; returns a function reading the last call's record."""
+    real_git = shutil.which("git")
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    wrapper = folder / "git"
+    wrapper.write_text(_RECORDING_GIT.format(python=sys.executable))
+    wrapper.chmod(0o755)
+    record = tmp_path / "git-call.json"
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("REAL_GIT", real_git)
+    monkeypatch.setenv("REDIRECT_GITHUB_TO", f"file://{git_repo}")
+    monkeypatch.setenv("GIT_RECORD", str(record))
+    return lambda: json.loads(record.read_text())
+
+
+def test_github_token_goes_through_gits_environment_never_argv_or_git_config(recording_git, user) -> None:
+    token = "ghp_s3cr3tTOKEN"
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    [doc] = GitHubCrawler(rules=RULES, token=token).crawl(
+        "https://www.github.com/ada/engine/tree/main", user=user
+    )
+    assert doc.content["README.md"] == "# Engine\n\nA tiny engine that returns 42.\n"  # a real clone
+    call = recording_git()
+    assert "https://github.com/ada/engine.git" in call["argv"]
+    assert not any(token in arg or basic in arg for arg in call["argv"])
+    assert token not in call["git_config"] and basic not in call["git_config"]
+    assert call["env"]["GIT_CONFIG_KEY_0"] == "http.https://github.com/.extraHeader"
+    assert call["env"]["GIT_CONFIG_VALUE_0"] == f"Authorization: Basic {basic}"
+
+
+def test_github_token_is_sent_to_github_com_only(user, monkeypatch) -> None:
+    token = "ghp_s3cr3tTOKEN"
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")  # the user's own git settings stay first
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "core.askPass")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "")
+    crawler = GitHubCrawler(token=token)
+
+    def header_for(source: str, url: str) -> str:
+        # git itself answers which extra header it would send to ``url``.
+        result = subprocess.run(
+            ["git", "config", "--get-urlmatch", "http.extraHeader", url],
+            env=crawler.git_environment(source),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.stdout.strip()
+
+    github = "https://github.com/ada/engine.git"
+    assert header_for(github, github).startswith("Authorization: Basic ")
+    assert crawler.git_environment(github)["GIT_CONFIG_COUNT"] == "2"
+    assert header_for(github, "https://gitlab.com/ada/engine.git") == ""
+    assert header_for(github, "https://github.com.evil.example/ada/engine.git") == ""
+    for source in (
+        "https://gitlab.com/ada/engine.git",
+        "http://github.com/ada/engine.git",
+        "file:///srv/engine",
+    ):
+        env = crawler.git_environment(source)
+        assert not any(token in value or "Authorization" in value for value in env.values())
+    assert "GIT_CONFIG_KEY_1" not in GitHubCrawler().git_environment(github)  # no token, no header
+
+
+def test_github_clone_errors_are_crawl_errors(user) -> None:
+    crawler = GitHubCrawler(token="ghp_s3cr3t", timeout_seconds=20)
+    with pytest.raises(TransientCrawlError, match="git clone failed"):  # connection refused: worth a retry
         crawler.crawl(f"https://127.0.0.1:{free_port()}/ada/engine", user=user)
-    assert isinstance(caught.value, TransientCrawlError)  # connection refused: worth a retry
-    chain = [caught.value, caught.value.__cause__, caught.value.__context__]
-    assert not any(token in str(error) or "s3cr3t" in str(error) for error in chain if error is not None)
 
 
 # -- local files ---------------------------------------------------------------------------------
@@ -228,3 +329,15 @@ def test_a_local_file_in_a_posts_folder_becomes_a_post(user, tmp_path) -> None:
     article_path.write_text(post.read_text())
     [article] = LocalFileCrawler().crawl(str(article_path), user=user)
     assert isinstance(article, ArticleDocument)
+
+
+def test_local_files_over_max_file_bytes_fail_naming_the_cap(user, tmp_path) -> None:
+    big = tmp_path / "big.md"
+    big.write_text("# Big\n" + "word " * 400)
+    size = big.stat().st_size
+    with pytest.raises(
+        CrawlError, match=rf"big.md is {size} bytes, larger than crawl.max_file_bytes \(1000 bytes\)"
+    ):
+        LocalFileCrawler(max_file_bytes=1000).crawl(str(big), user=user)
+    [doc] = LocalFileCrawler(max_file_bytes=size).crawl(str(big), user=user)  # at the cap: read
+    assert doc.content["Title"] == "Big"

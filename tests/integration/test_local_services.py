@@ -1,6 +1,8 @@
 """The embedded warehouse service: start twice is harmless, a taken port is refused clearly."""
 
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -81,3 +83,39 @@ def test_zenml_dashboard_refuses_a_port_taken_by_another_process(tmp_path, monke
         port = squatter.getsockname()[1]
         with pytest.raises(ServiceError, match="taken by another process"):
             ZenMLServer(port=port).start()
+
+
+def test_a_stale_pid_file_never_signals_a_stranger_process(tmp_path):
+    # A pid file left by a crash whose number now belongs to another process (here: ours).
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        server = WarehouseServer(data_dir=tmp_path / "wh", port=free_port())
+        server.data_dir.mkdir(parents=True)
+        server.pid_file.write_text(str(stranger.pid))
+        assert server.status().pid is None and not server.status().running
+        assert not server.stop()  # nothing of ours was running
+        assert stranger.poll() is None  # the stranger lives on
+        assert not server.pid_file.exists()  # the stale file is gone
+        server.pid_file.write_text(str(stranger.pid))
+        try:
+            assert server.start().running  # a stale file does not stop a start either
+            assert server.status().pid != stranger.pid
+        finally:
+            assert server.stop()
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_the_pid_check_knows_its_own_server_from_another_data_folder(tmp_path):
+    server = WarehouseServer(data_dir=tmp_path / "wh", port=free_port())
+    other = WarehouseServer(data_dir=tmp_path / "other", port=free_port())
+    try:
+        pid = server.start().pid
+        other.data_dir.mkdir(parents=True)
+        other.pid_file.write_text(str(pid))  # another folder's pid file naming our server
+        assert not other.stop()
+        assert server.status().running and server.status().pid == pid
+    finally:
+        server.stop()

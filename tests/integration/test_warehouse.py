@@ -67,3 +67,20 @@ def test_round_trip_keeps_string_ids_and_content(warehouse):
     assert isinstance(loaded.id, str)
     assert warehouse.stored_links([repo.link, "https://nope"]) == {repo.link}
     assert warehouse.user_by_full_name("Ada Lovelace").id == user.id
+
+
+def test_a_one_word_name_is_stored_once_without_doubling(warehouse):
+    first_name, last_name = UserDocument.split_full_name("  Madonna ")
+    assert (first_name, last_name) == ("Madonna", "")
+    madonna, created = warehouse.get_or_create(UserDocument, first_name=first_name, last_name=last_name)
+    again, created_again = warehouse.get_or_create(UserDocument, first_name="Madonna", last_name="")
+    assert created and not created_again and again.id == madonna.id
+    stored = warehouse.find_one(UserDocument, _id=madonna.id)
+    assert stored.full_name == "Madonna" and stored.last_name == ""
+    assert warehouse.user_by_full_name("Madonna").id == madonna.id
+    # The unique index on (first_name, last_name) still tells one-word and two-word names apart.
+    ciccone, _ = warehouse.get_or_create(UserDocument, first_name="Madonna", last_name="Ciccone")
+    assert ciccone.id != madonna.id and ciccone.full_name == "Madonna Ciccone"
+    assert not warehouse.save(UserDocument(first_name="Madonna", last_name=""))
+    assert warehouse.count(UserDocument) == 2
+    assert UserDocument.split_full_name("Mary Ann  Evans") == ("Mary Ann", "Evans")

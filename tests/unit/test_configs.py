@@ -69,3 +69,21 @@ def test_local_paths_become_absolute_file_uris_and_urls_stay(tmp_path, monkeypat
     )
     assert config.links == [(tmp_path / "post.md").as_uri(), "https://a.example/p"]
     assert config.user_full_name == "Ada Lovelace"
+
+
+def test_max_browsers_stays_within_max_workers(tmp_path):
+    path = _write(tmp_path, "user_full_name: Ada\nlinks: [https://a.example/x]\n")
+    config = load_config(DigitalDataEtlConfig, path)
+    assert (config.crawl.max_workers, config.crawl.max_browsers) == (4, 2)
+    # Left at its default, the browser bound follows a smaller worker count...
+    assert load_config(DigitalDataEtlConfig, path, ["crawl.max_workers=1"]).crawl.max_browsers == 1
+    # ...but an explicit bound above it is a mistake worth naming.
+    with pytest.raises(ConfigError, match=r"max_browsers \(3\) must not exceed max_workers \(2\)"):
+        load_config(DigitalDataEtlConfig, path, ["crawl.max_workers=2", "crawl.max_browsers=3"])
+
+
+@pytest.mark.parametrize("key", ["max_page_bytes", "max_file_bytes", "max_browsers"])
+def test_size_caps_and_browser_bound_must_be_positive(tmp_path, key):
+    path = _write(tmp_path, "user_full_name: Ada\nlinks: [https://a.example/x]\n")
+    with pytest.raises(ConfigError, match=f"crawl.{key}"):
+        load_config(DigitalDataEtlConfig, path, [f"crawl.{key}=0"])

@@ -1,4 +1,4 @@
-"""Routing links to crawlers: by domain, local paths, malformed links, unsupported schemes."""
+"""Routing links to crawlers (domain, local paths, malformed links, schemes) and closing them."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.application.crawlers.base import CrawlError
+from llm_engineering.application.crawlers.base import Crawler, CrawlError
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
-from llm_engineering.application.crawlers.medium import MediumCrawler
 from llm_engineering.configs.etl import CrawlSettings
+from llm_engineering.infrastructure.crawlers import build_dispatcher
+from llm_engineering.infrastructure.crawlers.medium import MediumCrawler
 from llm_engineering.settings import Settings
 
 
@@ -19,9 +20,7 @@ def _no_browser():
 
 @pytest.fixture
 def dispatcher() -> CrawlerDispatcher:
-    return CrawlerDispatcher.from_settings(
-        CrawlSettings(), Settings(_env_file=None), driver_factory=_no_browser
-    )
+    return build_dispatcher(CrawlSettings(), Settings(_env_file=None), driver_factory=_no_browser)
 
 
 @pytest.mark.parametrize(
@@ -105,3 +104,40 @@ def test_crawlers_are_built_once_and_start_no_browser(dispatcher: CrawlerDispatc
     first = dispatcher.get_crawler("https://medium.com/@ada/a")
     assert isinstance(first, MediumCrawler)
     assert dispatcher.get_crawler("https://ada.medium.com/b") is first
+
+
+class _Closing(Crawler):
+    """Records its close in ``closed``; raises ``error`` from close when given one."""
+
+    document_type = None  # type: ignore[assignment]
+
+    def __init__(self, name: str, closed: list[str], error: Exception | None = None) -> None:
+        self.name = name  # type: ignore[misc]
+        self._closed, self._error = closed, error
+
+    def crawl(self, link, *, user):
+        return []
+
+    def close(self) -> None:
+        self._closed.append(self.name)
+        if self._error is not None:
+            raise self._error
+
+
+def test_close_closes_every_crawler_even_when_one_fails_then_raises_the_first_error() -> None:
+    closed: list[str] = []
+    first, second = OSError("pool already closed"), RuntimeError("browser gone")
+    dispatcher = CrawlerDispatcher(
+        {
+            "article": lambda: _Closing("article", closed, first),
+            "medium": lambda: _Closing("medium", closed, second),
+            "github": lambda: _Closing("github", closed),
+        }
+    )
+    for link in ("https://a.example/x", "https://medium.com/@a/b", "https://github.com/a/b"):
+        dispatcher.get_crawler(link)
+    with pytest.raises(OSError, match="pool already closed"), dispatcher:
+        pass
+    assert sorted(closed) == ["article", "github", "medium"]
+    dispatcher.close()  # closing again closes nothing twice
+    assert len(closed) == 3

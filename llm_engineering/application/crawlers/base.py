@@ -1,4 +1,8 @@
-"""The crawler contract and the outcome of crawling a link."""
+"""The crawler port, its errors, and the outcome of crawling each link.
+
+The concrete crawlers (HTTP, browsers, git, local files) are adapters in
+``llm_engineering.infrastructure.crawlers``; this layer only knows them by name.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,16 @@ class CrawlFailuresExceeded(RuntimeError):
     """More links failed than the configured failure threshold allows."""
 
 
+class CrawlerName(StrEnum):
+    """The crawlers the dispatcher routes links to."""
+
+    ARTICLE = "article"
+    MEDIUM = "medium"
+    LINKEDIN = "linkedin"
+    GITHUB = "github"
+    LOCAL_FILE = "local_file"
+
+
 class Crawler(ABC):
     """Turns one link into the documents it holds (one article, one repository, posts...)."""
 
@@ -36,6 +50,9 @@ class Crawler(ABC):
             TransientCrawlError: on a failure worth retrying.
             CrawlError: on any other failure, with the reason.
         """
+
+    def close(self) -> None:  # noqa: B027 - most crawlers hold nothing open
+        """Release what the crawler holds open (connection pools, browser sessions)."""
 
 
 class LinkStatus(StrEnum):

@@ -1,35 +1,24 @@
-"""Maps a link to the crawler of its source."""
+"""Maps a link to the crawler of its source, and owns the crawlers it builds."""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
-from selenium.webdriver.remote.webdriver import WebDriver
-
-from llm_engineering.application.crawlers.article import ArticleCrawler
-from llm_engineering.application.crawlers.base import Crawler, CrawlError
-from llm_engineering.application.crawlers.browsing import DriverFactory
-from llm_engineering.application.crawlers.github import GitHubCrawler
-from llm_engineering.application.crawlers.linkedin import (
-    LINKEDIN_BASE_URL,
-    LINKEDIN_LOGIN_URL,
-    LinkedInCrawler,
-)
+from llm_engineering.application.crawlers.base import Crawler, CrawlerName, CrawlError
 from llm_engineering.application.crawlers.links import is_git_repository, local_path
-from llm_engineering.application.crawlers.local_file import LocalFileCrawler
-from llm_engineering.application.crawlers.medium import MediumCrawler
-from llm_engineering.configs.etl import CrawlSettings
-from llm_engineering.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 CrawlerFactory = Callable[[], Crawler]
 
 DEFAULT_DOMAIN_RULES: dict[str, str] = {
-    "medium.com": MediumCrawler.name,
-    "linkedin.com": LinkedInCrawler.name,
-    "github.com": GitHubCrawler.name,
+    "medium.com": CrawlerName.MEDIUM,
+    "linkedin.com": CrawlerName.LINKEDIN,
+    "github.com": CrawlerName.GITHUB,
 }
 """Domain -> crawler name; a domain also matches its subdomains (``x.medium.com``)."""
 
@@ -43,71 +32,52 @@ def _malformed(link: str, why: str) -> CrawlError:
     )
 
 
+def close_all(closers: Iterable[Callable[[], None]]) -> None:
+    """Call every closer even when one fails, then raise the first failure (later ones are logged)."""
+    first: Exception | None = None
+    for close in closers:
+        try:
+            close()
+        except Exception as exc:  # keep closing the others; the first error is raised below
+            if first is None:
+                first = exc
+            else:
+                logger.warning("another close failed as well: %s: %s", type(exc).__name__, exc)
+    if first is not None:
+        raise first
+
+
 class CrawlerDispatcher:
     """Chooses and builds the crawler for each link.
 
-    Crawlers are built on first use and shared by the links (and threads) they serve.
+    Crawlers are built on first use and shared by the links (and threads) they serve;
+    :meth:`close` (or leaving the ``with`` block) closes each of them.
 
     Args:
         factories: crawler name -> function building that crawler.
         domain_rules: domain -> crawler name, tried before the default rules.
+        link_errors: exception types of the adapters that mean "this link failed" (a browser
+            or HTTP error, a git failure); the runner records them on the link. Any other
+            exception, except :class:`CrawlError` and ``OSError``, is a bug and fails the run.
     """
 
     def __init__(
-        self, factories: Mapping[str, CrawlerFactory], *, domain_rules: Mapping[str, str] | None = None
+        self,
+        factories: Mapping[str, CrawlerFactory],
+        *,
+        domain_rules: Mapping[str, str] | None = None,
+        link_errors: tuple[type[BaseException], ...] = (),
     ) -> None:
         self._factories = dict(factories)
         self._rules: dict[str, str] = {}
         self._crawlers: dict[str, Crawler] = {}
         self._lock = threading.Lock()
+        self.link_errors = tuple(link_errors)
         for domain, crawler_name in DEFAULT_DOMAIN_RULES.items():
             if crawler_name in self._factories:  # a dispatcher may serve only some sources
                 self.register(domain, crawler_name)
         for domain, crawler_name in (domain_rules or {}).items():
             self.register(domain, crawler_name)
-
-    @classmethod
-    def from_settings(
-        cls,
-        crawl: CrawlSettings,
-        settings: Settings,
-        *,
-        driver_factory: DriverFactory | None = None,
-        domain_rules: Mapping[str, str] | None = None,
-        linkedin_login_url: str = LINKEDIN_LOGIN_URL,
-        linkedin_base_url: str = LINKEDIN_BASE_URL,
-    ) -> CrawlerDispatcher:
-        """The dispatcher of the ETL pipeline.
-
-        Args:
-            crawl: timeouts and GitHub rules.
-            settings: credentials (LinkedIn, GitHub token) and the Chromium paths.
-            driver_factory: starts a browser; headless Chromium from ``settings`` by default.
-            domain_rules: extra domain -> crawler name rules.
-            linkedin_login_url: LinkedIn's login page (a local fixture site in tests).
-            linkedin_base_url: the site LinkedIn links are opened on.
-        """
-        timeout = crawl.timeout_seconds
-        drivers = driver_factory or _chrome_factory(settings, page_load_timeout=timeout)
-        password = settings.linkedin_password.get_secret_value() if settings.linkedin_password else None
-        token = settings.github_token.get_secret_value() if settings.github_token else None
-        factories: dict[str, CrawlerFactory] = {
-            ArticleCrawler.name: lambda: ArticleCrawler(timeout_seconds=timeout),
-            MediumCrawler.name: lambda: MediumCrawler(driver_factory=drivers, timeout_seconds=timeout),
-            LinkedInCrawler.name: lambda: LinkedInCrawler(
-                driver_factory=drivers,
-                username=settings.linkedin_username,
-                password=password,
-                timeout_seconds=timeout,
-                login_url=linkedin_login_url,
-                base_url=linkedin_base_url,
-            ),
-            GitHubCrawler.name: lambda: GitHubCrawler(
-                rules=crawl.github, timeout_seconds=timeout, token=token
-            ),
-            LocalFileCrawler.name: LocalFileCrawler,
-        }
-        return cls(factories, domain_rules=domain_rules)
 
     def register(self, domain: str, crawler_name: str) -> None:
         """Route ``domain`` and its subdomains to the crawler ``crawler_name``.
@@ -133,7 +103,7 @@ class CrawlerDispatcher:
         try:
             path = local_path(link)
             if path is not None:
-                return GitHubCrawler.name if is_git_repository(path) else LocalFileCrawler.name
+                return CrawlerName.GITHUB if is_git_repository(path) else CrawlerName.LOCAL_FILE
             parts = urlsplit(link)
             host = parts.hostname or ""
             parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -151,13 +121,14 @@ class CrawlerDispatcher:
         for domain in sorted(self._rules, key=len, reverse=True):
             if host == domain or host.endswith("." + domain):
                 return self._rules[domain]
-        return ArticleCrawler.name
+        return CrawlerName.ARTICLE
 
     def get_crawler(self, link: str) -> Crawler:
         """The crawler for ``link``, built on first use.
 
         Raises:
-            CrawlError: if the link is malformed or its scheme is not supported.
+            CrawlError: if the link is malformed, its scheme is not supported, or no crawler of
+                its kind is configured.
         """
         name = self.route(link)
         if name not in self._factories:
@@ -168,32 +139,17 @@ class CrawlerDispatcher:
             return self._crawlers[name]
 
     def close(self) -> None:
-        """Release what the built crawlers hold open (HTTP connection pools)."""
+        """Close every crawler built so far, even when one of them fails to close.
+
+        Raises:
+            Exception: the first error a crawler raised while closing, once all were closed.
+        """
         with self._lock:
-            for crawler in self._crawlers.values():
-                close = getattr(crawler, "close", None)
-                if close is not None:
-                    close()
-            self._crawlers.clear()
+            crawlers, self._crawlers = list(self._crawlers.values()), {}
+        close_all(crawler.close for crawler in crawlers)
 
     def __enter__(self) -> CrawlerDispatcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _chrome_factory(settings: Settings, *, page_load_timeout: float) -> DriverFactory:
-    """Headless Chromium as configured by ``settings``, started only when a crawl calls it."""
-
-    def start() -> WebDriver:
-        # Imported here: the browser adapter lives in infrastructure, which depends on this layer.
-        from llm_engineering.infrastructure.browser import chrome_driver
-
-        return chrome_driver(
-            binary=settings.chromium_binary,
-            driver_path=settings.chromedriver_path,
-            page_load_timeout=page_load_timeout,
-        )
-
-    return start

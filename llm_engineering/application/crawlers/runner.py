@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from llm_engineering.application.crawlers.base import (
+    CrawlError,
     CrawlReport,
     LinkOutcome,
     LinkStatus,
@@ -39,7 +40,9 @@ def crawl_links(
 
     Links already in the warehouse are skipped unless ``settings.force``, in which case
     their documents are replaced in place (same ids). One bad link never stops the others:
-    every failure is recorded on its link with a reason.
+    a :class:`CrawlError`, an ``OSError`` or one of ``dispatcher.link_errors`` is recorded
+    on its link with a reason. Any other exception is a bug, not a bad link: the links not
+    started yet are cancelled and the exception is raised, naming the link.
 
     Args:
         links: the links; duplicates are crawled once, in order of first appearance.
@@ -51,6 +54,9 @@ def crawl_links(
 
     Returns:
         One outcome per distinct link, in input order.
+
+    Raises:
+        Exception: an unexpected error of a crawler or the warehouse (a programming error).
     """
     started = time.perf_counter()
     unique = list(dict.fromkeys(link.strip() for link in links))
@@ -73,7 +79,12 @@ def crawl_links(
             for link in pending
         ]
         for future in as_completed(futures):
-            outcome = future.result()  # _crawl_one records every error on its outcome
+            try:
+                outcome = future.result()  # _crawl_one records every expected error on its outcome
+            except BaseException:
+                for other in futures:
+                    other.cancel()
+                raise
             outcomes[outcome.link] = outcome
             if outcome.status == LinkStatus.FAILED:
                 logger.warning("failed %s: %s", outcome.link, outcome.reason)
@@ -105,6 +116,7 @@ def _crawl_one(
             seconds=time.perf_counter() - started,
         )
 
+    link_errors = (CrawlError, OSError, *dispatcher.link_errors)
     try:
         crawler = dispatcher.get_crawler(link)
         crawler_name = crawler.name
@@ -120,8 +132,11 @@ def _crawl_one(
         if not documents:
             return outcome(LinkStatus.FAILED, reason="the crawler found no documents")
         saved = sum(_store(document, warehouse=warehouse, force=settings.force) for document in documents)
-    except Exception as exc:  # any failure belongs to this link alone; the others go on
+    except link_errors as exc:  # this link failed; the others go on
         return outcome(LinkStatus.FAILED, reason=_describe(exc))
+    except Exception as exc:
+        exc.add_note(f"while crawling {link} (a bug, not a bad link: the run stops)")
+        raise
     if saved == 0:
         # Another run or thread stored them between our check and our insert, or (LinkedIn)
         # the page's posts are stored under their own links from an earlier run.

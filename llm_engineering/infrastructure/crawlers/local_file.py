@@ -1,4 +1,4 @@
-"""Crawler for local files: Markdown and text notes, saved HTML pages, PDFs."""
+"""Adapter: local files. Markdown and text notes, saved HTML pages (BeautifulSoup, trafilatura), PDFs (pypdf)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from llm_engineering.application.crawlers.base import Crawler, CrawlError
-from llm_engineering.application.crawlers.extraction import extract_article
+from llm_engineering.application.crawlers.base import Crawler, CrawlerName, CrawlError
 from llm_engineering.application.crawlers.links import local_path
 from llm_engineering.domain.documents import ArticleDocument, ContentDocument, PostDocument, UserDocument
+from llm_engineering.infrastructure.crawlers.extraction import extract_article
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 HTML_SUFFIXES = (".html", ".htm")
 PDF_SUFFIXES = (".pdf",)
+DEFAULT_MAX_FILE_BYTES = 50_000_000
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -25,10 +26,16 @@ class LocalFileCrawler(Crawler):
 
     A file inside a folder named ``posts`` becomes a post (short social writing, as exported
     from LinkedIn or X); any other file becomes an article.
+
+    Args:
+        max_file_bytes: a file over this size fails without being read (``crawl.max_file_bytes``).
     """
 
-    name = "local_file"
+    name = CrawlerName.LOCAL_FILE
     document_type = ArticleDocument
+
+    def __init__(self, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+        self.max_file_bytes = max_file_bytes
 
     def crawl(self, link: str, *, user: UserDocument) -> list[ContentDocument]:
         path = local_path(link)
@@ -36,6 +43,11 @@ class LocalFileCrawler(Crawler):
             raise CrawlError(f"not a local path or file:// URL: {link}")
         if not path.is_file():
             raise CrawlError(f"no such file: {path}" if not path.exists() else f"not a file: {path}")
+        size = path.stat().st_size
+        if size > self.max_file_bytes:
+            raise CrawlError(
+                f"{path.name} is {size} bytes, larger than crawl.max_file_bytes ({self.max_file_bytes} bytes)"
+            )
         suffix = path.suffix.lower()
         if suffix in TEXT_SUFFIXES:
             content = read_text(path)

@@ -1,7 +1,8 @@
-"""Helpers shared by the crawlers that drive a browser through Selenium."""
+"""Helpers shared by the crawlers that drive a browser through Selenium, and their browser pool."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -24,21 +25,41 @@ def _first_line(exc: WebDriverException) -> str:
     return ((exc.msg or str(exc)).strip().splitlines() or [type(exc).__name__])[0]
 
 
-@contextmanager
-def browser(driver_factory: DriverFactory) -> Iterator[WebDriver]:
-    """A browser from ``driver_factory`` that is quit however the block ends.
+class BrowserPool:
+    """Starts browsers for the crawlers that share it, at most ``limit`` at once.
 
-    Raises:
-        CrawlError: if the browser cannot start (missing Chromium or ChromeDriver).
+    Browsers cost far more memory and CPU than an HTTP fetch, so they have their own bound
+    (``crawl.max_browsers``) below the number of crawl workers: a worker that needs a browser
+    while ``limit`` are open waits for one to quit.
+
+    Args:
+        driver_factory: starts a fresh browser; the pool quits it.
+        limit: browsers open at once.
     """
-    try:
-        driver = driver_factory()
-    except WebDriverException as exc:
-        raise CrawlError(f"Chromium could not start: {_first_line(exc)}") from exc
-    try:
-        yield driver
-    finally:
-        driver.quit()
+
+    def __init__(self, driver_factory: DriverFactory, *, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"a browser pool needs a limit of at least 1, not {limit}")
+        self._driver_factory = driver_factory
+        self._slots = threading.BoundedSemaphore(limit)
+        self.limit = limit
+
+    @contextmanager
+    def browser(self) -> Iterator[WebDriver]:
+        """A browser that is quit however the block ends, once one of the ``limit`` slots is free.
+
+        Raises:
+            CrawlError: if the browser cannot start (missing Chromium or ChromeDriver).
+        """
+        with self._slots:
+            try:
+                driver = self._driver_factory()
+            except WebDriverException as exc:
+                raise CrawlError(f"Chromium could not start: {_first_line(exc)}") from exc
+            try:
+                yield driver
+            finally:
+                driver.quit()
 
 
 def open_page(driver: WebDriver, url: str) -> None:

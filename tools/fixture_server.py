@@ -1,6 +1,8 @@
-"""A loopback HTTP server for crawler tests and benchmarks: a folder of pages plus failure routes.
+"""A loopback HTTP server of fixture pages, for the crawler tests, ``bench-crawl`` and trying crawlers by hand.
 
-Standard library only, so benchmarks can use it without the test suite's fixtures.
+It lives in tools/ rather than tests/ because the benchmark needs it too and bench/ must
+not import the test suite. Standard library (and click for its command line). Run it by hand with
+``python -m tools.fixture_server tests/fixtures/site`` and point a config's links at it.
 
 Routes, besides the files of the served folder:
 
@@ -8,9 +10,13 @@ Routes, besides the files of the served folder:
 - ``/flaky/<n>/<path>``: HTTP 500 for the first ``n`` requests of this exact URL (query
   included, so each test can use a fresh key), then the file ``<path>``.
 - ``/slow/<seconds>/<path>``: waits, then serves ``<path>`` (for client timeouts).
+- ``/big/<bytes>``: an HTML page of that many bytes, streamed without a Content-Length
+  (for size caps that must stop reading, not trust a header).
 - ``POST /linkedin/login-submit``: a LinkedIn-like login; right credentials set a session
   cookie and redirect to ``/linkedin/feed/``, wrong ones back to the login page.
 - ``/linkedin/in/...``: needs the session cookie, else redirects to the login page.
+
+``hits`` counts requests per method and path (``GET /x``, ``POST /linkedin/login-submit``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+import click
 
 LINKEDIN_LOGIN_PAGE = "/linkedin/login.html"
 LINKEDIN_SESSION_COOKIE = "li_at=fixture-session"
@@ -66,9 +74,7 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         time.sleep(self.server.latency)
-        with self.server.lock:
-            self.server.hits[self.path] += 1
-            hits = self.server.hits[self.path]
+        hits = self._count()
         path = urlsplit(self.path).path
         parts = path.strip("/").split("/")
         if parts[0] == "status" and len(parts) == 2 and parts[1].isdigit():
@@ -77,6 +83,8 @@ class _Handler(SimpleHTTPRequestHandler):
             if hits <= int(parts[1]):
                 return self._send(500, b"<html><body><p>temporarily broken</p></body></html>")
             self.path = "/" + "/".join(parts[2:])
+        elif parts[0] == "big" and len(parts) == 2 and parts[1].isdigit():
+            return self._stream_big(int(parts[1]))
         elif parts[0] == "slow" and len(parts) >= 3:
             time.sleep(float(parts[1]))
             self.path = "/" + "/".join(parts[2:])
@@ -86,8 +94,32 @@ class _Handler(SimpleHTTPRequestHandler):
             return self._redirect(LINKEDIN_LOGIN_PAGE)
         return super().do_GET()
 
+    def _count(self) -> int:
+        key = f"{self.command} {self.path}"
+        with self.server.lock:
+            self.server.hits[key] += 1
+            return self.server.hits[key]
+
+    def _stream_big(self, size: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Connection", "close")  # no Content-Length: the body ends when the connection does
+        self.end_headers()
+        self.close_connection = True
+        head, filler = b"<html><body><article><p>", b"x" * 65536
+        try:
+            self.wfile.write(head)
+            sent = len(head)
+            while sent < size:
+                chunk = filler[: size - sent]
+                self.wfile.write(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass  # the client stopped reading: what a size cap does
+
     def do_POST(self) -> None:
         time.sleep(self.server.latency)
+        self._count()
         length = int(self.headers.get("Content-Length") or 0)
         form = parse_qs(self.rfile.read(length).decode())
         if urlsplit(self.path).path != "/linkedin/login-submit":
@@ -131,7 +163,7 @@ class FixtureServer:
 
     @property
     def hits(self) -> collections.Counter[str]:
-        """Requests per path (query included) so far."""
+        """Requests so far per ``"METHOD path"`` (query included), e.g. ``"GET /article.html"``."""
         return self._server.hits
 
     def url(self, path: str = "/") -> str:
@@ -151,3 +183,20 @@ class FixtureServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@click.command()
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1.")
+def main(root: Path, port: int) -> None:
+    """Serve ROOT (e.g. tests/fixtures/site) with the fixture routes until interrupted."""
+    server = FixtureServer(root, port=port).start()
+    click.echo(f"serving {root} on {server.base_url} (Ctrl-C stops)")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,19 +1,24 @@
-"""Crawler for code repositories: a shallow git clone, then the text files it holds."""
+"""Adapter: code repositories, by a shallow ``git clone`` and a read of the text files it holds."""
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from fnmatch import fnmatch
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from llm_engineering.application.crawlers.base import Crawler, CrawlError, TransientCrawlError
+from llm_engineering.application.crawlers.base import Crawler, CrawlerName, CrawlError, TransientCrawlError
 from llm_engineering.application.crawlers.links import local_path
 from llm_engineering.configs.etl import GitHubRules
 from llm_engineering.domain.documents import ContentDocument, RepositoryDocument, UserDocument
+
+GITHUB_HOST = "github.com"
+GITHUB_PREFIX = f"https://{GITHUB_HOST}/"
+"""The only address the token is sent to."""
 
 # git's stderr lines that mean "try again later" rather than "this cannot work".
 _TRANSIENT_GIT_ERRORS = (
@@ -41,10 +46,13 @@ class GitHubCrawler(Crawler):
     Args:
         rules: which files are kept (size limit, excluded folders and patterns, file count).
         timeout_seconds: timeout of the clone.
-        token: GitHub token for private repositories; put in the clone URL, never logged.
+        token: GitHub token for private repositories. It reaches git only through git's
+            environment, as an ``Authorization`` header scoped to ``https://github.com/``:
+            never on the command line (visible to every user in ``ps``), never in the clone's
+            ``.git/config``, never sent to another host.
     """
 
-    name = "github"
+    name = CrawlerName.GITHUB
     document_type = RepositoryDocument
 
     def __init__(
@@ -85,8 +93,9 @@ class GitHubCrawler(Crawler):
             if len(segments) < 2:
                 raise CrawlError(f"not a repository URL (expected https://github.com/OWNER/REPO): {link}")
             owner, name = segments[0], segments[1].removesuffix(".git")
-            credentials = f"x-access-token:{quote(self._token, safe='')}@" if self._token else ""
-            return f"https://{credentials}{parts.netloc}/{owner}/{name}.git", name, "github"
+            host = (parts.hostname or "").lower()
+            netloc = GITHUB_HOST if host in (GITHUB_HOST, "www." + GITHUB_HOST) else parts.netloc
+            return f"{parts.scheme}://{netloc}/{owner}/{name}.git", name, "github"
         path = local_path(link)
         if path is None or not path.is_dir():
             raise CrawlError(f"no local repository at {path}")
@@ -94,23 +103,38 @@ class GitHubCrawler(Crawler):
         # Not Path.as_uri(): git does not percent-decode file:// URLs.
         return f"file://{path.resolve()}", path.resolve().name.removesuffix(".git"), "local"
 
+    def git_environment(self, source: str) -> dict[str, str]:
+        """The environment of the ``git clone`` of ``source``.
+
+        The token, when there is one and ``source`` is on https://github.com/, is passed as
+        an extra HTTP header through git's ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/
+        ``GIT_CONFIG_VALUE_n`` variables, added after any the caller's environment holds.
+        """
+        # Never prompt for credentials: a private repository without a token must fail, not hang.
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}
+        if self._token and source.startswith(GITHUB_PREFIX):
+            basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode("ascii")
+            index = int(env.get("GIT_CONFIG_COUNT") or 0)
+            env[f"GIT_CONFIG_KEY_{index}"] = f"http.{GITHUB_PREFIX}.extraHeader"
+            env[f"GIT_CONFIG_VALUE_{index}"] = f"Authorization: Basic {basic}"
+            env["GIT_CONFIG_COUNT"] = str(index + 1)
+        return env
+
     def _redact(self, text: str) -> str:
-        return (
-            text.replace(quote(self._token, safe=""), "***").replace(self._token, "***")
-            if self._token
-            else text
-        )
+        return text.replace(self._token, "***") if self._token else text
 
     def _clone(self, source: str, target: Path) -> None:
         command = ["git", "clone", "--depth", "1", "--quiet", "--no-tags", source, str(target)]
-        # Never prompt for credentials: a private repository without a token must fail, not hang.
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}
         try:
             result = subprocess.run(
-                command, capture_output=True, text=True, timeout=self.timeout_seconds, env=env, check=False
+                command,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_seconds,
+                env=self.git_environment(source),
+                check=False,
             )
         except subprocess.TimeoutExpired:
-            # Not chained: the exception's text holds the clone URL, token included.
             raise TransientCrawlError(f"git clone timed out after {self.timeout_seconds:g}s") from None
         except FileNotFoundError as exc:
             raise CrawlError("git is not installed") from exc
