@@ -1,0 +1,64 @@
+"""EvaluatingConfig: defaults, YAML, overrides, and clear refusals of unknown metrics and keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_engineering.configs import load_config
+from llm_engineering.configs.evaluating import EvaluatingConfig
+from llm_engineering.domain.exceptions import ConfigError
+from llm_engineering.model.evaluation.metrics import METRIC_GROUPS
+from llm_engineering.settings import PROJECT_ROOT
+
+YAML = PROJECT_ROOT / "configs" / "evaluating.yaml"
+
+
+def test_the_shipped_yaml_is_valid_and_matches_the_defaults():
+    assert load_config(EvaluatingConfig, YAML) == EvaluatingConfig()
+    assert EvaluatingConfig().metrics == list(METRIC_GROUPS)
+
+
+def test_overrides_apply_on_top_of_the_yaml():
+    config = load_config(
+        EvaluatingConfig,
+        YAML,
+        [
+            "samples=4",
+            "generation.max_new_tokens=16",
+            "promotion.primary_metric=style_distance",
+            "judge.mode=off",
+        ],
+    )
+    assert (config.samples, config.generation.max_new_tokens) == (4, 16)
+    assert config.promotion.primary_metric == "style_distance"
+    assert config.judge.mode == "off"  # YAML's bare off (a boolean) is read as the mode
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "metrics=[perplexity]",
+            "metrics: Value error, unknown metric 'perplexity' (known: author_perplexity",
+        ),
+        ("metrics=[]", "name at least one metric"),
+        ("promotion.primary_metric=bleu", "unknown metric 'bleu'"),
+        ("generation.batch_size=0", "generation.batch_size"),
+        ("promotion.margin=-1", "promotion.margin"),
+        ("judge.mode=sometimes", "judge.mode"),
+        ("generaton.max_new_tokens=5", "generaton: unknown key"),
+    ],
+)
+def test_bad_values_are_refused_with_the_key(override: str, message: str):
+    with pytest.raises(ConfigError) as error:
+        load_config(EvaluatingConfig, YAML, [override])
+    assert message in str(error.value)
+
+
+def test_the_primary_metric_must_be_computed():
+    with pytest.raises(ConfigError, match="primary_metric 'rouge_l' is not among metrics"):
+        load_config(EvaluatingConfig, None, ["metrics=[style_distance]", "promotion.primary_metric=rouge_l"])
+    with pytest.raises(ConfigError, match="needs the judge"):
+        load_config(EvaluatingConfig, None, ["judge.mode=off", "promotion.primary_metric=judge_author"])
+    config = load_config(EvaluatingConfig, None, ["judge.mode=on", "promotion.primary_metric=judge_author"])
+    assert config.promotion.primary_metric == "judge_author"
