@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -152,6 +153,24 @@ def test_linkedin_logs_in_and_reads_each_post(
     assert posts[0].image == site_server.url("linkedin/media/diagram.png")
     assert posts[1].image is None
     assert {post.platform for post in posts} == {"linkedin"}
+
+
+@pytest.mark.integration
+def test_linkedin_logs_in_once_for_many_pages_in_parallel(
+    site_server, user, chrome_factory, linkedin_credentials
+) -> None:
+    crawler = _linkedin(site_server, chrome_factory, linkedin_credentials, browsers=2)
+    before = site_server.hits["POST /linkedin/login-submit"]
+    pages = [
+        "https://www.linkedin.com/in/ada-lovelace/recent-activity/all/",
+        "https://www.linkedin.com/in/ada-lovelace/recent-activity/all/?view=posts",
+        "https://www.linkedin.com/in/ada-lovelace/recent-activity/all/?view=shares",
+    ]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda link: crawler.crawl(link, user=user), pages))
+    assert [len(posts) for posts in results] == [3, 3, 3]
+    assert crawler.logins == 1
+    assert site_server.hits["POST /linkedin/login-submit"] - before == 1
 
 
 @pytest.mark.integration
