@@ -209,3 +209,32 @@ def test_chunks_carry_the_document_fields(tokenizer):
         "h1",
         "Title",
     )
+
+
+def test_table_rows_and_indented_code_are_cut_at_lines_never_at_full_stops(tokenizer):
+    rows = [f"| run {i}. Then | loss 0.{i}. Next | Done. OK |" for i in range(40)]
+    table = "| Step | Loss | Note |\n|---|---|---|\n" + "\n".join(rows)
+    code = "\n".join(f"    print('Step {i}. Then go on. Next')" for i in range(40))
+    for text in (table, "Some code follows here.\n\n" + code):
+        chunks = chunk_text(text, tokenizer=tokenizer, chunk_size=64, chunk_overlap=0)
+        assert len(chunks) > 2
+        _assert_covers(text, chunks)
+        for chunk in chunks:
+            assert (
+                chunk.start == 0
+                or text[chunk.start - 1] == "\n"
+                or text[chunk.start - 4 : chunk.start] == "    "
+            )
+            assert text[chunk.end : chunk.end + 1] in ("", "\n")
+
+
+def test_sentences_keep_their_closing_quotes_at_chunk_edges(tokenizer):
+    text = " ".join(
+        f"She said “pipeline {i} keeps every embedding fresh and every chunk small.” (See note {i}.)"
+        for i in range(30)
+    )
+    chunks = chunk_text(text, tokenizer=tokenizer, chunk_size=48, chunk_overlap=0)
+    assert len(chunks) > 2
+    _assert_covers(text, chunks)
+    for chunk in chunks:
+        assert chunk.text.endswith((".”", ".)")), chunk.text[-20:]  # the closing mark stays

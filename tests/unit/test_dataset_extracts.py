@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from llm_engineering.application.datasets.extracts import (
     build_extracts,
     count_cleaned_documents,
+    extract_spans,
     measure,
     split_document,
 )
 from llm_engineering.application.feature_store import iter_cleaned_documents
+from llm_engineering.application.preprocessing.cleaning import clean_article, clean_post
 from llm_engineering.domain.cleaned_documents import CleanedDocument, cleaned_collection
 from llm_engineering.domain.types import DataCategory
 from tests.fakes import InMemoryVectorStore
@@ -131,3 +136,80 @@ def test_documents_are_read_in_pages_filtered_by_author_inside_the_store():
     assert len(article_scrolls) == 3 and all(c[2]["limit"] == 3 for c in article_scrolls)
     assert count_cleaned_documents(store, author_full_names=["Maya Lindqvist"]) == 8
     assert count_cleaned_documents(store, categories=["repositories"]) == 0
+
+
+# -- verbatim: every extract is a slice of the cleaned text ------------------------------
+
+
+def _assert_slices(text: str, *, max_length: int, min_length: int, unit: str = "characters") -> list[str]:
+    """Every extract is ``text[start:end]``, in order, not overlapping, with nothing but blanks left out."""
+    spans = extract_spans(text, max_length=max_length, min_length=min_length, unit=unit)
+    extracts = split_document(document(text), max_length=max_length, min_length=min_length, unit=unit)
+    assert [e.content for e in extracts] == [text[s:e] for s, e in spans]
+    position = 0
+    for start, end in spans:
+        extract = text[start:end]
+        assert start >= position and extract == extract.rstrip() and extract.split("\n")[0].strip()
+        assert not text[position:start].strip() or position == 0 or start == position  # only blanks between
+        position = end
+    if spans:
+        covered = "".join(text[s:e] for s, e in spans)
+        assert "".join(covered.split()) == "".join(text.split())  # no word lost
+    return [text[s:e] for s, e in spans]
+
+
+QUOTED = " ".join(
+    f'She wrote "step {i} keeps the pipeline honest." Then (as always.) it ran. [Note {i}.] “Done!”'
+    for i in range(20)
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        QUOTED,
+        QUOTED.replace(". ", ".   "),
+        "# Title\n\n\n\n" + QUOTED + "\n\n\n## Next\n\n" + QUOTED,
+        "Intro line:\n  * first item says a thing.\n  * second item says another.\n> a quote.\n\n" * 12,
+        "| Year | Loss |\n|---|---|\n" + "\n".join(f"| {1990 + i}. Start | 0.{i}. End |" for i in range(40)),
+        "```python\n"
+        + "\n\n".join(f"value_{i} = compute({i})  # step {i}. Next." for i in range(40))
+        + "\n```",
+        "    indented code line one.\n\n    Second. Line.\n" * 15 + "\nAnd prose after it, with words.",
+        "word " * 400,
+        "x" * 900 + " tail words here" + " and more words" * 10,
+        "Post line one!\nPost line two?\n\n\nhashtag #mlops\n" * 20,
+        "  \n\n" + PARAGRAPH * 3 + "\n\n  ",
+    ],
+)
+@pytest.mark.parametrize(("unit", "max_length", "min_length"), [("characters", 300, 60), ("words", 40, 8)])
+def test_every_extract_is_an_exact_slice_of_the_text(text, unit, max_length, min_length):
+    extracts = _assert_slices(text, max_length=max_length, min_length=min_length, unit=unit)
+    assert extracts
+
+
+def test_a_closing_quote_or_bracket_after_the_full_stop_stays_with_its_sentence():
+    extracts = _assert_slices(QUOTED, max_length=200, min_length=40)
+    assert len(extracts) > 3
+    for extract in extracts:
+        assert extract.endswith(("”", ".)", ".]", '."', "ran.")), extract[-30:]
+        assert not extract.startswith(("”", ")", "]", '"  ')), extract[:30]
+    assert 'She wrote "step 3 keeps the pipeline honest." Then (as always.) it ran.' in "\n".join(extracts)
+
+
+def test_blank_lines_and_spaces_between_blocks_are_kept_as_they_are():
+    text = "First paragraph here, long enough.\n\n\n\nSecond   paragraph  here, long enough."
+    (extract,) = split_document(document(text), max_length=500, min_length=10)
+    assert extract.content == text
+
+
+def test_every_extract_of_the_real_corpus_is_a_slice_of_its_cleaned_text(shared_corpus: Path):
+    records = json.loads((shared_corpus / "ArticleDocument.json").read_text(encoding="utf-8"))
+    total = 0
+    for record in records:
+        _, text = clean_article(record["content"])
+        for max_length, min_length in ((1200, 200), (300, 60)):
+            total += len(_assert_slices(text, max_length=max_length, min_length=min_length))
+        post = clean_post({"Content": record["content"]["Content"][:3000]})
+        total += len(_assert_slices(post, max_length=400, min_length=50))
+    assert total > 1000

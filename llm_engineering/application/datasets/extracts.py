@@ -1,20 +1,23 @@
 """Extracts: cleaned documents read from the feature store in pages and cut into answer-sized passages.
 
-Cutting rules (:func:`split_document`):
+Cutting rules (:func:`extract_spans`, blocks from the one Markdown parser
+:mod:`~llm_engineering.application.preprocessing.markdown`):
 
-1. The text is split into blocks at blank lines; a fenced code block (```` ``` ````) is one
-   block however many blank lines it holds.
-2. A block longer than ``max_length`` is split into sentences (prose) or lines (code); a
-   sentence still too long is cut at the last space before the limit.
-3. Blocks are packed greedily into extracts of at most ``max_length`` (characters or words),
-   joined by a blank line. A heading never ends an extract: it moves to the next one,
-   so each extract starts with its section's heading when it has one.
+1. The text is split into paragraph groups at blank lines; a code block (fenced or indented)
+   is a group of its own however many blank lines it holds.
+2. A group longer than ``max_length`` is split into lines (code, table rows) or sentences
+   (prose; a sentence keeps its closing quotes and brackets); a sentence still too long is
+   cut at the last space before the limit.
+3. Groups are packed greedily into extracts of at most ``max_length`` (characters or words),
+   measured on the text they span. A heading never ends an extract: it moves to the next
+   one, so each extract starts with its section's heading when it has one.
 4. A last piece shorter than ``min_length`` joins the previous extract (which may then pass
    ``max_length`` by less than ``min_length``); a document shorter than ``min_length`` as a
    whole gives no extract and is counted as too short.
 
-Every extract is verbatim text of its document (blocks are re-joined with one blank line),
-so answers built from extracts are the author's own words.
+Every extract is cut by positions: it is the exact slice ``text[start:end]`` of its cleaned
+document (blank lines and white space at its edges excluded, a code line's indentation kept),
+so answers built from extracts are the author's own words, separators and punctuation included.
 """
 
 from __future__ import annotations
@@ -24,12 +27,22 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from tqdm.auto import tqdm
 
 from llm_engineering.application.feature_store import iter_cleaned_documents
+from llm_engineering.application.preprocessing.markdown import (
+    Block,
+    BlockKind,
+    group_blocks,
+    line_spans,
+    parse_blocks,
+    sentence_spans,
+    strip_span,
+)
 from llm_engineering.domain.cleaned_documents import CleanedDocument, cleaned_collection
 from llm_engineering.domain.dataset import Extract
 from llm_engineering.domain.types import DataCategory
@@ -37,9 +50,7 @@ from llm_engineering.domain.vector_store import VectorStore
 
 Unit = Literal["characters", "words"]
 
-_HEADING = re.compile(r"^#{1,6}\s+(?P<text>\S.*?)\s*#*\s*$")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
-_FENCE = re.compile(r"^\s*(```|~~~)")
+_HEADING = re.compile(r"^ {0,3}#{1,6}\s+(?P<text>\S.*?)\s*#*\s*$")
 
 
 # -- reading the feature store ---------------------------------------------------------
@@ -79,80 +90,129 @@ def measure(text: str, unit: Unit) -> int:
     return len(text) if unit == "characters" else len(text.split())
 
 
-def _blocks(text: str) -> list[str]:
-    """Paragraph blocks of ``text``; a fenced code block stays whole."""
-    blocks: list[str] = []
-    current: list[str] = []
-    in_fence = False
-    for line in text.split("\n"):
-        if _FENCE.match(line):
-            in_fence = not in_fence
-            current.append(line)
-            continue
-        if not in_fence and not line.strip():
-            if current:
-                blocks.append("\n".join(current).strip("\n"))
-                current = []
-            continue
-        current.append(line)
-    if current:
-        blocks.append("\n".join(current).strip("\n"))
-    return [b for b in blocks if b.strip()]
+@dataclass(frozen=True)
+class _Piece:
+    start: int
+    end: int
+    heading: str | None = None  # the heading's text when the piece is a heading on its own
 
 
-def is_heading(block: str) -> bool:
-    """Whether ``block`` is a single Markdown heading line."""
-    return "\n" not in block and bool(_HEADING.match(block))
-
-
-def heading_text(block: str) -> str | None:
-    """The text of a Markdown heading line, without the ``#`` marks."""
-    match = _HEADING.match(block) if "\n" not in block else None
+def _heading_text(text: str, block: Block) -> str | None:
+    match = _HEADING.match(" ".join(text[block.start : block.end].split("\n")))
     return match.group("text").strip() if match else None
 
 
-def _cut_words(text: str, max_length: int, unit: Unit) -> list[str]:
-    """Cut ``text`` at spaces into pieces of at most ``max_length`` (a single longer word stays whole)."""
-    pieces: list[str] = []
-    current = ""
-    for word in text.split(" "):
-        candidate = f"{current} {word}" if current else word
-        if current and measure(candidate, unit) > max_length:
-            pieces.append(current)
-            current = word
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without blank lines at its start and white space at its end; the first line keeps
+    its indentation (code)."""
+    stripped, end = strip_span(text, start, end)
+    line_start = text.rfind("\n", start, stripped) + 1
+    return (max(line_start, start) if stripped < end else stripped), end
+
+
+def _word_cuts(text: str, start: int, end: int, *, max_length: int, unit: Unit) -> list[tuple[int, int]]:
+    """``text[start:end]`` cut at spaces into spans of at most ``max_length`` (a longer word stays whole)."""
+    spans: list[tuple[int, int]] = []
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[start:end])]
+    first = last = None
+    for word_start, word_end in words:
+        if first is not None and measure(text[start + first : start + word_end], unit) > max_length:
+            spans.append((start + first, start + last))
+            first = None
+        if first is None:
+            first = word_start
+        last = word_end
+    if first is not None:
+        spans.append((start + first, start + last))
+    return spans
+
+
+def _units_of(text: str, group: list[Block]) -> list[tuple[int, int]]:
+    """The lines (code, tables) or sentences (prose) of a group too long for one extract."""
+    units: list[tuple[int, int]] = []
+    for block in group:
+        lines = line_spans(text, block.start, block.end)
+        if block.is_code or block.kind == BlockKind.TABLE:
+            units.extend(lines)
         else:
-            current = candidate
-    if current:
-        pieces.append(current)
+            for line_start, line_end in lines:
+                units.extend(sentence_spans(text, line_start, line_end))
+    return units
+
+
+def _split_long_group(text: str, group: list[Block], *, max_length: int, unit: Unit) -> list[_Piece]:
+    """Consecutive lines or sentences of a long group packed into pieces of at most ``max_length``."""
+    pieces: list[_Piece] = []
+    first: int | None = None
+    last = 0
+    for unit_start, unit_end in _units_of(text, group):
+        if measure(text[unit_start:unit_end], unit) > max_length:
+            if first is not None:
+                pieces.append(_Piece(first, last))
+                first = None
+            cuts = _word_cuts(text, unit_start, unit_end, max_length=max_length, unit=unit)
+            pieces.extend(_Piece(s, e) for s, e in cuts)
+            continue
+        if first is not None and measure(text[first:unit_end], unit) > max_length:
+            pieces.append(_Piece(first, last))
+            first = None
+        if first is None:
+            first = unit_start
+        last = unit_end
+    if first is not None:
+        pieces.append(_Piece(first, last))
     return pieces
 
 
-def _split_long_block(block: str, max_length: int, unit: Unit) -> list[str]:
-    """Sentences (prose) or lines (code, lists) of a block longer than ``max_length``, each within it."""
-    if _FENCE.match(block) or "\n" in block:
-        units = block.split("\n")
-        separator = "\n"
-    else:
-        units = _SENTENCE_END.split(block)
-        separator = " "
-    pieces: list[str] = []
-    current = ""
-    for unit_text in units:
-        if measure(unit_text, unit) > max_length:
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.extend(_cut_words(unit_text, max_length, unit))
+def extract_spans(
+    text: str, *, max_length: int, min_length: int, unit: Unit = "characters"
+) -> list[tuple[int, int]]:
+    """``(start, end)`` of each extract of ``text``: ``text[start:end]`` is the extract, verbatim.
+
+    Args:
+        text: the cleaned text.
+        max_length: longest extract, in ``unit``.
+        min_length: shortest extract, in ``unit``.
+        unit: ``characters`` or ``words``.
+
+    Returns:
+        The spans in text order, without blank lines at their start or white space at their end
+        (a code line keeps its indentation); empty when the whole text is shorter than
+        ``min_length``.
+    """
+    if measure(text.strip(), unit) < min_length:
+        return []
+    pieces: list[_Piece] = []
+    for group in group_blocks(parse_blocks(text)):
+        start, end = _trim(text, group[0].start, group[-1].end)
+        if end <= start:
             continue
-        candidate = f"{current}{separator}{unit_text}" if current else unit_text
-        if current and measure(candidate, unit) > max_length:
-            pieces.append(current)
-            current = unit_text
+        if measure(text[start:end], unit) > max_length:
+            pieces.extend(_split_long_group(text, group, max_length=max_length, unit=unit))
+        elif len(group) == 1 and group[0].kind == BlockKind.HEADING:
+            pieces.append(_Piece(start, end, heading=_heading_text(text, group[0])))
         else:
-            current = candidate
+            pieces.append(_Piece(start, end))
+
+    groups: list[list[_Piece]] = []
+    current: list[_Piece] = []
+    for piece in pieces:
+        if current and measure(text[current[0].start : piece.end], unit) > max_length:
+            # Headings at the end of the full extract move on with the text they introduce.
+            carried: list[_Piece] = []
+            while current and current[-1].heading is not None:
+                carried.insert(0, current.pop())
+            if current:
+                groups.append(current)
+            current = [*carried, piece]
+        else:
+            current.append(piece)
     if current:
-        pieces.append(current)
-    return [p for p in pieces if p.strip()]
+        if groups and measure(text[current[0].start : current[-1].end], unit) < min_length:
+            groups[-1].extend(current)
+        else:
+            groups.append(current)
+    return [(group[0].start, group[-1].end) for group in groups]
 
 
 def _extract_id(document_id: str, index: int, content: str) -> str:
@@ -172,42 +232,20 @@ def split_document(
         unit: ``characters`` or ``words``.
 
     Returns:
-        The extracts in document order; empty when the whole text is shorter than ``min_length``.
+        The extracts in document order, each an exact slice of the document's text (see
+        :func:`extract_spans`); empty when the whole text is shorter than ``min_length``.
     """
-    if measure(document.content.strip(), unit) < min_length:
-        return []
-    pieces: list[str] = []
-    for block in _blocks(document.content):
-        if measure(block, unit) > max_length:
-            pieces.extend(_split_long_block(block, max_length, unit))
-        else:
-            pieces.append(block)
-
-    groups: list[list[str]] = []
-    current: list[str] = []
-    for piece in pieces:
-        candidate = "\n\n".join([*current, piece])
-        if current and measure(candidate, unit) > max_length:
-            # Headings at the end of the full extract move on with the text they introduce.
-            carried: list[str] = []
-            while current and is_heading(current[-1]):
-                carried.insert(0, current.pop())
-            if current:
-                groups.append(current)
-            current = [*carried, piece]
-        else:
-            current.append(piece)
-    if current:
-        if groups and measure("\n\n".join(current), unit) < min_length:
-            groups[-1].extend(current)
-        else:
-            groups.append(current)
-
+    text = document.content
+    spans = extract_spans(text, max_length=max_length, min_length=min_length, unit=unit)
+    headings = [
+        (block.start, _heading_text(text, block))
+        for block in parse_blocks(text)
+        if block.kind == BlockKind.HEADING
+    ]
     extracts: list[Extract] = []
-    heading: str | None = None
-    for index, group in enumerate(groups):
-        section = heading_text(group[0].split("\n", 1)[0]) or heading
-        content = "\n\n".join(group)
+    for index, (start, end) in enumerate(spans):
+        content = text[start:end]
+        section = next((title for position, title in reversed(headings) if position <= start and title), None)
         extracts.append(
             Extract(
                 id=_extract_id(document.id, index, content),
@@ -221,8 +259,6 @@ def split_document(
                 link=document.link,
             )
         )
-        for block in group:
-            heading = heading_text(block.split("\n", 1)[0]) or heading
     return extracts
 
 

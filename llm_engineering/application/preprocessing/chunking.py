@@ -9,12 +9,15 @@ Rules (each is a unit test):
 - **Nothing dropped**: chunks are spans of the cleaned text, in order; together they cover
   every character of it but blank space at chunk edges. A document that fits in one chunk is
   one chunk, however short.
-- **Structure first**: the text is cut at paragraph breaks (blank lines), then at line
-  breaks, then at sentence ends; a chunk at least half full ends at a paragraph break rather
-  than taking the first sentences of a paragraph that does not fit. Fenced code blocks
-  stay whole when they fit and are cut only at line breaks otherwise; with ``code=True``
-  (repositories) every block is treated as code. Only a single sentence or line longer than
-  a chunk is cut between tokens (at a word start when one is near).
+- **Structure first**: blocks come from the one Markdown parser
+  (:mod:`~llm_engineering.application.preprocessing.markdown`); the text is cut at paragraph
+  breaks (blank lines), then at line breaks, then at sentence ends (a sentence keeps its
+  closing quotes and brackets); a chunk at least half full ends at a paragraph break rather
+  than taking the first sentences of a paragraph that does not fit. Code blocks (fenced or
+  indented) stay whole when they fit and are cut only at line breaks otherwise, table rows
+  are never cut at a full stop; with ``code=True`` (repositories) every block is treated as
+  code. Only a single sentence or line longer than a chunk is cut between tokens (at a word
+  start when one is near).
 - **Overlap**: a chunk starts with the last whole sentences (or lines) of the previous one
   that fit in ``chunk_overlap`` tokens; when even the last one is longer, with its last
   ``chunk_overlap`` tokens, starting at a word.
@@ -24,16 +27,26 @@ Rules (each is a unit test):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from llm_engineering.application.preprocessing.ids import chunk_id
+from llm_engineering.application.preprocessing.markdown import (
+    BlockKind,
+    group_blocks,
+    line_spans,
+    parse_blocks,
+    sentence_spans,
+)
 from llm_engineering.domain.cleaned_documents import Chunk, CleanedDocument
 from llm_engineering.domain.types import DataCategory
 
 RULES_VERSION = "1"  # bump when the rules change: every document is re-chunked and re-embedded once
+
+
+RULES_VERSION = "2"
+# bump when the rules change: features are re-cleaned / re-chunked once
 
 
 class Tokenizer(Protocol):
@@ -73,68 +86,7 @@ class _Piece:
     start: int
     end: int
     tokens: int
-    block: int  # index of the paragraph (or code block) it belongs to
-
-
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*[ \t]+(?=[^\sa-z])")
-_FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
-
-
-def _blocks(text: str, *, code: bool) -> list[tuple[int, int, bool]]:
-    """``(start, end, is_code)`` of each blank-line separated block; fenced code blocks stay whole."""
-    blocks: list[tuple[int, int, bool]] = []
-    start: int | None = None
-    fence: str | None = None
-    is_code = code
-    position = 0
-    for line in text.splitlines(keepends=True):
-        line_start, position = position, position + len(line)
-        stripped = line.strip()
-        if fence is not None:
-            if stripped.startswith(fence):
-                blocks.append((start if start is not None else line_start, position, True))
-                start, fence, is_code = None, None, code
-            continue
-        marker = _FENCE.match(line)
-        if marker:
-            if start is not None and not is_code:
-                blocks.append((start, line_start, is_code))
-                start = None
-            if start is None:
-                start, is_code = line_start, True
-            fence = marker.group(1)
-            continue
-        if not stripped:
-            if start is not None:
-                blocks.append((start, line_start, is_code))
-                start, is_code = None, code
-            continue
-        if start is None:
-            start, is_code = line_start, code
-    if start is not None:
-        blocks.append((start, len(text), is_code))
-    return blocks
-
-
-def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    spans = []
-    position = start
-    for line in text[start:end].splitlines(keepends=True):
-        line_start, position = position, position + len(line)
-        if line.strip():
-            spans.append((line_start, line_start + len(line.rstrip("\r\n"))))
-    return spans
-
-
-def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    spans = []
-    cursor = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        spans.append((cursor, match.end()))
-        cursor = match.end()
-    if cursor < end:
-        spans.append((cursor, end))
-    return spans
+    block: int  # index of the paragraph group (or code block) it belongs to
 
 
 def _is_word_start(text: str, position: int) -> bool:
@@ -171,20 +123,28 @@ def _pieces(text: str, *, tokenizer: Tokenizer, budget: int, overlap: int, code:
     A sentence or line cut between tokens is cut into windows of ``budget - overlap`` tokens,
     so the next chunk has room for the overlap in front of the following window.
     """
-    candidates: list[tuple[int, int, int, bool]] = []  # start, end, block, is_code
-    for number, (start, end, is_code) in enumerate(_blocks(text, code=code)):
-        if is_code:
-            candidates.append((start, end, number, True))
-        else:
-            for line_start, line_end in _lines(text, start, end):
-                candidates.extend((s, e, number, False) for s, e in _sentences(text, line_start, line_end))
+    candidates: list[tuple[int, int, int, bool]] = []  # start, end, group, is_code
+    for number, group in enumerate(group_blocks(parse_blocks(text))):
+        if code:
+            candidates.append((group[0].start, group[-1].end, number, True))
+            continue
+        for block in group:
+            if block.is_code:
+                candidates.append((block.start, block.end, number, True))
+            elif block.kind == BlockKind.TABLE:  # a table row is never cut at its full stops
+                candidates.extend((s, e, number, False) for s, e in line_spans(text, block.start, block.end))
+            else:
+                for line_start, line_end in line_spans(text, block.start, block.end):
+                    candidates.extend(
+                        (s, e, number, False) for s, e in sentence_spans(text, line_start, line_end)
+                    )
     counts = tokenizer.count([text[s:e] for s, e, _, _ in candidates])
     pieces: list[_Piece] = []
     for (start, end, block, is_code), tokens in zip(candidates, counts, strict=True):
         if tokens <= budget:
             pieces.append(_Piece(start, end, tokens, block))
             continue
-        spans = _lines(text, start, end) if is_code else [(start, end)]
+        spans = line_spans(text, start, end) if is_code else [(start, end)]
         line_counts = tokenizer.count([text[s:e] for s, e in spans]) if is_code else [tokens]
         for (s, e), n in zip(spans, line_counts, strict=True):
             if n <= budget:

@@ -81,16 +81,6 @@ _TABLE_DELIMITER = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]}*_]*(?=\s+[^\sa-z])")
 
 
-def is_list_item(line: str) -> bool:
-    """Whether a line opens a list item (``*``, ``+``, ``-``, ``1.`` or ``1)`` and text)."""
-    return bool(_LIST_ITEM.match(line))
-
-
-def is_heading(line: str) -> bool:
-    """Whether a line is a Markdown ``#`` heading."""
-    return bool(_HEADING.match(line))
-
-
 def _is_blank(line: str) -> bool:
     return not line.strip()
 
