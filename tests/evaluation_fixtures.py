@@ -139,3 +139,59 @@ def train_tiny_twin(
     model.eval()
     model.save_pretrained(folder)
     return folder
+
+
+def cleaned_document(doc_id: str, content: str, *, author: str, title: str | None = None):
+    """A cleaned article of ``author`` (the feature store's record of one document)."""
+    from llm_engineering.domain.cleaned_documents import CleanedDocument
+
+    return CleanedDocument(
+        id=doc_id,
+        category="articles",
+        title=title,
+        content=content,
+        platform="local",
+        author_id=author.lower().replace(" ", "-"),
+        author_full_name=author,
+        link=f"file:///{doc_id}.md",
+        source_hash=str(len(content)),
+    )
+
+
+def fill_feature_store(store, documents, *, embedder) -> None:
+    """Write cleaned documents and one embedded chunk per paragraph, as the feature pipeline stores them."""
+    import uuid
+
+    from llm_engineering.domain.cleaned_documents import cleaned_collection, embedded_collection
+    from llm_engineering.domain.vector_store import Point
+
+    indexed = ("author_id", "author_full_name", "document_id")
+    store.ensure_collection(cleaned_collection("articles"), vector_size=None, indexed_fields=indexed)
+    store.ensure_collection(
+        embedded_collection("articles"), vector_size=embedder.dimension, indexed_fields=indexed
+    )
+    for document in documents:
+        point_id = str(uuid.uuid5(uuid.NAMESPACE_URL, document.id))
+        payload = {**document.to_payload(), "document_id": document.id}
+        store.upsert(cleaned_collection("articles"), [Point(id=point_id, payload=payload)])
+        paragraphs = [p for p in document.content.split("\n\n") if p.strip()]
+        vectors = embedder.encode(paragraphs, batch_size=32)
+        chunks = [
+            Point(
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{document.id}#{i}")),
+                payload={
+                    "document_id": document.id,
+                    "index": i,
+                    "category": "articles",
+                    "title": document.title,
+                    "content": paragraph,
+                    "author_full_name": document.author_full_name,
+                    "author_id": document.author_id,
+                    "link": document.link,
+                    "platform": document.platform,
+                },
+                vector=vector.tolist(),
+            )
+            for i, (paragraph, vector) in enumerate(zip(paragraphs, vectors, strict=True))
+        ]
+        store.upsert(embedded_collection("articles"), chunks)
