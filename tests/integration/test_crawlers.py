@@ -18,7 +18,7 @@ from llm_engineering.domain.documents import ArticleDocument, PostDocument
 from llm_engineering.infrastructure.crawlers.article import ArticleCrawler
 from llm_engineering.infrastructure.crawlers.browsing import BrowserPool
 from llm_engineering.infrastructure.crawlers.github import GitHubCrawler
-from llm_engineering.infrastructure.crawlers.linkedin import LinkedInCrawler
+from llm_engineering.infrastructure.crawlers.linkedin import LinkedInCrawler, read_posts
 from llm_engineering.infrastructure.crawlers.local_file import LocalFileCrawler
 from llm_engineering.infrastructure.crawlers.medium import MediumCrawler
 from llm_engineering.infrastructure.local_services import free_port
@@ -360,3 +360,40 @@ def test_local_files_over_max_file_bytes_fail_naming_the_cap(user, tmp_path) -> 
         LocalFileCrawler(max_file_bytes=1000).crawl(str(big), user=user)
     [doc] = LocalFileCrawler(max_file_bytes=size).crawl(str(big), user=user)  # at the cap: read
     assert doc.content["Title"] == "Big"
+
+
+def test_linkedin_posts_are_read_from_the_rendered_dom() -> None:
+    html = """<html><body><main>
+      <div class="feed-shared-update-v2" data-urn="urn:li:activity:7">
+        <div class="update-components-text"><span>First line<br>second   line</span>
+          <span><br><br><br>after a gap</span></div>
+        <div class="update-components-image"><img src="/media/a.png"></div>
+      </div>
+      <div class="feed-shared-update-v2"><div class="update-components-text"> </div></div>
+      <div class="feed-shared-update-v2"><p>No text block, <b>still</b> a post</p></div>
+    </main></body></html>"""
+    link = "https://www.linkedin.com/in/ada/recent-activity/all/"
+    posts = read_posts(html, link=link, page_url="http://127.0.0.1:9/linkedin/in/ada/")
+    assert posts == [
+        (
+            "https://www.linkedin.com/feed/update/urn:li:activity:7/",
+            "First line\nsecond line\n\nafter a gap",
+            "http://127.0.0.1:9/media/a.png",
+        ),
+        (f"{link}#post-3", "No text block, still a post", None),  # numbered by position on the page
+    ]
+
+
+def test_a_saved_html_page_is_decoded_as_it_declares(user, tmp_path) -> None:
+    body = "Un café crème bien chaud, servi au comptoir. " * 8
+    page = tmp_path / "cafe.html"
+    page.write_bytes(
+        (
+            '<html lang="fr"><head><meta charset="windows-1252"><title>Café crème</title></head>'
+            f"<body><nav>Accueil</nav><article><h1>Café crème</h1><p>{body}</p></article></body></html>"
+        ).encode("cp1252")
+    )
+    [doc] = LocalFileCrawler().crawl(str(page), user=user)
+    assert doc.content["Title"] == "Café crème"
+    assert "Un café crème bien chaud" in doc.content["Content"] and "Accueil" not in doc.content["Content"]
+    assert doc.content["language"] == "fr"

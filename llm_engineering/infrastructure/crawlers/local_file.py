@@ -11,7 +11,7 @@ from pypdf.errors import PdfReadError
 from llm_engineering.application.crawlers.base import Crawler, CrawlerName, CrawlError
 from llm_engineering.application.crawlers.links import local_path
 from llm_engineering.domain.documents import ArticleDocument, ContentDocument, PostDocument, UserDocument
-from llm_engineering.infrastructure.crawlers.extraction import extract_article
+from llm_engineering.infrastructure.crawlers.extraction import extract_from_dom
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 HTML_SUFFIXES = (".html", ".htm")
@@ -52,7 +52,7 @@ class LocalFileCrawler(Crawler):
         if suffix in TEXT_SUFFIXES:
             content = read_text(path)
         elif suffix in HTML_SUFFIXES:
-            content = extract_article(path.read_bytes(), url=path.as_uri())
+            content = extract_from_dom(path.read_bytes(), url=path.as_uri(), root_selector="article, main")
         elif suffix in PDF_SUFFIXES:
             content = read_pdf(path)
         else:

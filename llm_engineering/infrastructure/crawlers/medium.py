@@ -6,7 +6,7 @@ from llm_engineering.application.crawlers.base import Crawler, CrawlerName, Craw
 from llm_engineering.domain.documents import ArticleDocument, ContentDocument, UserDocument
 from llm_engineering.infrastructure.crawlers.article import DEFAULT_MAX_PAGE_BYTES
 from llm_engineering.infrastructure.crawlers.browsing import BrowserPool, has_elements, open_page, wait_until
-from llm_engineering.infrastructure.crawlers.extraction import extract_article
+from llm_engineering.infrastructure.crawlers.extraction import extract_from_dom
 
 # Markup of Medium's article pages: the story is an <article>, its title an h1.
 TITLE_SELECTORS = ("article h1.pw-post-title", "article h1")
@@ -56,7 +56,7 @@ class MediumCrawler(Crawler):
             html = driver.page_source
         if len(html.encode("utf-8")) > self.max_page_bytes:
             raise CrawlError(f"page larger than crawl.max_page_bytes ({self.max_page_bytes} bytes): {link}")
-        content = extract_article(
+        content = extract_from_dom(
             html,
             url=link,
             root_selector="article",
