@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 from tqdm import tqdm
 
@@ -21,8 +21,20 @@ from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.configs.etl import CrawlSettings
 from llm_engineering.domain.documents import ContentDocument, UserDocument
 
-if TYPE_CHECKING:  # for annotations only: the application layer does not import adapters
-    from llm_engineering.infrastructure.warehouse import Warehouse
+D = TypeVar("D", bound=ContentDocument)
+
+
+class DocumentStore(Protocol):
+    """What the runner needs of the document warehouse (``infrastructure.warehouse.Warehouse``)."""
+
+    def stored_links(self, links: Iterable[str]) -> set[str]: ...
+
+    def find_one(self, document_type: type[D], **filters: object) -> D | None: ...
+
+    def save(self, document: ContentDocument) -> bool: ...
+
+    def upsert(self, document: ContentDocument) -> None: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +43,7 @@ def crawl_links(
     links: Iterable[str],
     *,
     user: UserDocument,
-    warehouse: Warehouse,
+    warehouse: DocumentStore,
     dispatcher: CrawlerDispatcher,
     settings: CrawlSettings,
     progress: bool = True,
@@ -96,7 +108,7 @@ def _crawl_one(
     link: str,
     *,
     user: UserDocument,
-    warehouse: Warehouse,
+    warehouse: DocumentStore,
     dispatcher: CrawlerDispatcher,
     settings: CrawlSettings,
 ) -> LinkOutcome:
@@ -144,7 +156,7 @@ def _crawl_one(
     return outcome(LinkStatus.STORED, documents=saved)
 
 
-def _store(document: ContentDocument, *, warehouse: Warehouse, force: bool) -> bool:
+def _store(document: ContentDocument, *, warehouse: DocumentStore, force: bool) -> bool:
     """Insert ``document``; with ``force``, replace the stored document of its link, keeping its id."""
     if force:
         existing = warehouse.find_one(type(document), link=document.link)
