@@ -58,7 +58,9 @@ def main(corpus: Path, repeat: int) -> None:
     """Time the offline dataset strategies on the handbook corpus and print counts per split."""
     from datasets import disable_progress_bars
 
-    from llm_engineering.application.datasets import generation, storage
+    from llm_engineering.application.datasets import samples as sample_generation
+    from llm_engineering.application.datasets import storage
+    from llm_engineering.application.datasets.build import build_dataset, filter_generated
     from llm_engineering.application.datasets.extracts import build_extracts
     from llm_engineering.application.datasets.quality import deduplicate_extracts
     from llm_engineering.application.preprocessing.cleaning import clean_document
@@ -89,27 +91,27 @@ def main(corpus: Path, repeat: int) -> None:
 
     extract_report, extract_seconds = _timed(extracts, repeat)
     instruction, instruction_seconds = _timed(
-        lambda: generation.generate_instruction_samples(
+        lambda: sample_generation.generate_instruction_samples(
             extract_report, instruction=config.instruction, llm=config.llm, progress=False
         ),
         repeat,
     )
     preference, preference_seconds = _timed(
-        lambda: generation.generate_preference_samples(
+        lambda: sample_generation.generate_preference_samples(
             instruction, preference=config.preference, llm=config.llm, progress=False
         ),
         repeat,
     )
     instruction_filtered, instruction_filter_seconds = _timed(
-        lambda: generation.filter_generated(instruction, quality=config.quality), repeat
+        lambda: filter_generated(instruction, quality=config.quality), repeat
     )
     preference_filtered, preference_filter_seconds = _timed(
-        lambda: generation.filter_generated(preference, quality=config.quality), repeat
+        lambda: filter_generated(preference, quality=config.quality), repeat
     )
     with tempfile.TemporaryDirectory(prefix="bench-datasets-") as root:
 
         def build(filtered: Any) -> Any:
-            return generation.build_dataset(
+            return build_dataset(
                 filtered, split=config.split, output=config.output, root=Path(root), title="bench"
             )
 

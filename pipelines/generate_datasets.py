@@ -2,7 +2,9 @@
 
 from zenml import pipeline
 
-from llm_engineering.application.datasets.generation import check_feature_store, check_prerequisites
+from llm_engineering.application.datasets.checks import check_prerequisites
+from llm_engineering.application.datasets.feature_source import check_feature_store
+from llm_engineering.application.datasets.storage import file_digest
 from llm_engineering.configs.datasets import GenerateDatasetsConfig
 from llm_engineering.domain.dataset import DatasetType
 from llm_engineering.infrastructure.vector_stores import build_vector_store
@@ -34,7 +36,10 @@ def generate_datasets(config: GenerateDatasetsConfig, after: list[str] | None = 
     check_prerequisites(config, settings=get_settings())
     if config.source == "handbook_json":
         samples = load_handbook_samples(
-            path=str(config.handbook_json), dataset_type=config.dataset_type, after=after
+            path=str(config.handbook_json),
+            content_hash=file_digest(config.handbook_json),  # an edited file is read again, never cached
+            dataset_type=config.dataset_type,
+            after=after,
         )
     else:
         if after is None:

@@ -174,7 +174,7 @@ class GenerateDatasetsConfig(StrictModel):
     handbook_json: Path | None = None
     """``handbook_json`` source: the JSON file (e.g. instruct_datasets.json)."""
     author_full_names: AuthorNames = Field(default_factory=lambda: ["Maya Lindqvist"])
-    """Authors whose cleaned documents are used ("First Last", as stored)."""
+    """Authors whose cleaned documents are used ("First Last"; case and spacing are ignored)."""
     extracts: ExtractSettings = Field(default_factory=ExtractSettings)
     instruction: InstructionSettings = Field(default_factory=InstructionSettings)
     preference: PreferenceSettings = Field(default_factory=PreferenceSettings)

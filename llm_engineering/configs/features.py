@@ -74,7 +74,7 @@ class FeatureEngineeringConfig(StrictModel):
     """Config of the ``feature_engineering`` pipeline (configs/feature_engineering.yaml)."""
 
     author_full_names: AuthorNames = Field(default_factory=lambda: ["Maya Lindqvist"])
-    """Authors whose warehouse documents are turned into features ("First Last", as stored)."""
+    """Authors whose warehouse documents are turned into features ("First Last"; case and spacing are ignored)."""
     cleaning: CleaningSettings = Field(default_factory=CleaningSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)

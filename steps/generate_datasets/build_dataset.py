@@ -6,7 +6,7 @@ from datasets import DatasetDict
 from zenml import ArtifactConfig, get_step_context, log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.datasets import generation
+from llm_engineering.application.datasets import build
 from llm_engineering.configs.datasets import OutputSettings, SplitSettings
 from llm_engineering.settings import get_settings
 from steps.generate_datasets.materializers import DatasetDictMaterializer
@@ -14,9 +14,11 @@ from steps.generate_datasets.materializers import DatasetDictMaterializer
 logger = get_logger(__name__)
 
 
-@step(output_materializers=DatasetDictMaterializer)
+# Never cached: it writes a new version folder outside ZenML, and a cached run would report a
+# folder it did not write.
+@step(enable_cache=False, output_materializers=DatasetDictMaterializer)
 def build_dataset(
-    filtered_samples: generation.FilteredSamples,
+    filtered_samples: build.FilteredSamples,
     split: SplitSettings,
     output: OutputSettings,
     author_full_names: list[str],
@@ -34,7 +36,7 @@ def build_dataset(
     """
     settings = get_settings()
     token = settings.huggingface_access_token
-    built = generation.build_dataset(
+    built = build.build_dataset(
         filtered_samples,
         split=split,
         output=output,

@@ -5,7 +5,8 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.datasets import generation
+from llm_engineering.application.datasets.build import FilteredSamples, filter_generated
+from llm_engineering.application.datasets.samples import GenerationReport
 from llm_engineering.configs.datasets import QualitySettings
 
 logger = get_logger(__name__)
@@ -13,8 +14,8 @@ logger = get_logger(__name__)
 
 @step
 def filter_samples(
-    samples: generation.GenerationReport, quality: QualitySettings
-) -> Annotated[generation.FilteredSamples, "filtered_samples"]:
+    samples: GenerationReport, quality: QualitySettings
+) -> Annotated[FilteredSamples, "filtered_samples"]:
     """Apply the minimum lengths and exact and near-duplicate removal.
 
     Args:
@@ -24,7 +25,7 @@ def filter_samples(
     Returns:
         The kept samples and what each filter removed.
     """
-    filtered = generation.filter_generated(samples, quality=quality)
+    filtered = filter_generated(samples, quality=quality)
     summary = filtered.summary()
     log_metadata(
         metadata={

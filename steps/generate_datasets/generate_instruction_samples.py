@@ -6,7 +6,7 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.datasets import generation
+from llm_engineering.application.datasets import samples as sample_generation
 from llm_engineering.application.datasets.extracts import ExtractReport
 from llm_engineering.configs.datasets import InstructionSettings, LLMSettings
 from llm_engineering.domain.dataset import DatasetType
@@ -18,7 +18,7 @@ logger = get_logger(__name__)
 @step
 def generate_instruction_samples(
     extracts: ExtractReport, instruction: InstructionSettings, llm: LLMSettings, dataset_type: DatasetType
-) -> Annotated[generation.GenerationReport, "instruction_samples"]:
+) -> Annotated[sample_generation.GenerationReport, "instruction_samples"]:
     """Derive (``offline``) or ask the LLM endpoint for (``llm``) instruction-answer pairs per extract.
 
     Args:
@@ -32,7 +32,7 @@ def generate_instruction_samples(
     """
     client = build_endpoint_client(**llm.client_options()) if instruction.strategy == "llm" else None
     with client or nullcontext():
-        report = generation.generate_instruction_samples(
+        report = sample_generation.generate_instruction_samples(
             extracts, instruction=instruction, llm=llm, dataset_type=dataset_type, client=client
         )
     log_metadata(metadata=report.metadata())

@@ -6,7 +6,7 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.datasets import generation
+from llm_engineering.application.datasets import samples as sample_generation
 from llm_engineering.configs.datasets import LLMSettings, PreferenceSettings
 from llm_engineering.infrastructure.llm import build_endpoint_client, build_model_client
 
@@ -15,8 +15,8 @@ logger = get_logger(__name__)
 
 @step
 def generate_preference_samples(
-    instruction_samples: generation.GenerationReport, preference: PreferenceSettings, llm: LLMSettings
-) -> Annotated[generation.GenerationReport, "preference_samples"]:
+    instruction_samples: sample_generation.GenerationReport, preference: PreferenceSettings, llm: LLMSettings
+) -> Annotated[sample_generation.GenerationReport, "preference_samples"]:
     """Pair each instruction's author answer (chosen) with a rejected answer from the configured strategy.
 
     Args:
@@ -39,7 +39,7 @@ def generate_preference_samples(
             **llm.client_options(),
         )
     with client or nullcontext():
-        report = generation.generate_preference_samples(
+        report = sample_generation.generate_preference_samples(
             instruction_samples, preference=preference, llm=llm, client=client
         )
     log_metadata(metadata=report.metadata())

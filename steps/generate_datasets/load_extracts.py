@@ -5,8 +5,8 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.datasets import generation
 from llm_engineering.application.datasets.extracts import ExtractReport
+from llm_engineering.application.datasets.feature_source import load_extracts as read_extracts
 from llm_engineering.configs.datasets import ExtractSettings, QualitySettings
 from llm_engineering.infrastructure.vector_stores import build_vector_store
 
@@ -28,9 +28,7 @@ def load_extracts(
         The extracts with per-category counts of documents, extracts, short documents and duplicates.
     """
     with build_vector_store() as store:
-        report = generation.load_extracts(
-            store, author_full_names=author_full_names, extracts=extracts, quality=quality
-        )
+        report = read_extracts(store, author_full_names=author_full_names, extracts=extracts, quality=quality)
     summary = report.summary()
     log_metadata(
         metadata={

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from datasets import load_from_disk
 
-from llm_engineering.application.datasets import generation
+from llm_engineering.application.datasets import build, feature_source
+from llm_engineering.application.datasets import samples as sample_generation
 from llm_engineering.application.datasets.splits import split_samples
-from llm_engineering.application.preprocessing import features
+from llm_engineering.application.features.writer import ensure_cleaned_collections
 from llm_engineering.application.preprocessing.cleaning import clean_document
 from llm_engineering.application.preprocessing.ids import document_point_id
 from llm_engineering.configs.datasets import GenerateDatasetsConfig
@@ -37,7 +38,7 @@ def test_offline_datasets_of_the_handbook_corpus(shared_corpus: Path, tmp_path: 
     )
 
     with QdrantEdgeStore(tmp_path / "qdrant") as store:
-        features.ensure_cleaned_collections(store)
+        ensure_cleaned_collections(store)
         store.upsert(
             cleaned_collection("articles"),
             [
@@ -45,19 +46,22 @@ def test_offline_datasets_of_the_handbook_corpus(shared_corpus: Path, tmp_path: 
                 for c in cleaned
             ],
         )
-        assert generation.check_feature_store(
-            store, author_full_names=authors, categories=["articles"]
-        ) == len(cleaned)
-        extracts = generation.load_extracts(
+        assert (
+            feature_source.check_feature_store(
+                store, author_full_names=[name.upper() for name in authors], categories=["articles"]
+            )
+            == authors
+        )  # matched case-blind, read with the stored spelling
+        extracts = feature_source.load_extracts(
             store, author_full_names=authors, extracts=config.extracts, quality=config.quality, progress=False
         )
 
     assert sum(extracts.documents.values()) == len(cleaned) == 76
     assert len(extracts.extracts) > 300
-    instruction = generation.generate_instruction_samples(
+    instruction = sample_generation.generate_instruction_samples(
         extracts, instruction=config.instruction, llm=config.llm, progress=False
     )
-    preference = generation.generate_preference_samples(
+    preference = sample_generation.generate_preference_samples(
         instruction, preference=config.preference, llm=config.llm
     )
     document_text = {c.id: c.content for c in cleaned}
@@ -66,8 +70,8 @@ def test_offline_datasets_of_the_handbook_corpus(shared_corpus: Path, tmp_path: 
         (instruction, DatasetType.INSTRUCTION),
         (preference, DatasetType.PREFERENCE),
     ):
-        filtered = generation.filter_generated(report, quality=config.quality)
-        built = generation.build_dataset(
+        filtered = build.filter_generated(report, quality=config.quality)
+        built = build.build_dataset(
             filtered, split=config.split, output=config.output, root=tmp_path / "datasets", title="handbook"
         )
         train, test = built.counts["train"]["total"], built.counts["test"]["total"]

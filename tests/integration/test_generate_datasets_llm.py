@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from datasets import load_from_disk
 
-from llm_engineering.application.datasets import generation
+from llm_engineering.application.datasets import build
+from llm_engineering.application.datasets import samples as sample_generation
 from llm_engineering.application.datasets.extracts import build_extracts
 from llm_engineering.configs.datasets import GenerateDatasetsConfig
 from llm_engineering.domain.cleaned_documents import CleanedDocument
@@ -103,7 +104,7 @@ def test_llm_pairs_are_validated_and_a_malformed_or_slow_answer_costs_only_its_e
         split={"test_size": 0.25},
     )
     with endpoint_client(stub) as client:
-        report = generation.generate_instruction_samples(
+        report = sample_generation.generate_instruction_samples(
             extract_report, instruction=config.instruction, llm=config.llm, client=client, progress=False
         )
 
@@ -122,14 +123,12 @@ def test_llm_pairs_are_validated_and_a_malformed_or_slow_answer_costs_only_its_e
     ]
     assert len(malformed_requests) == 1  # plus one retry carrying the error
     report.raise_if_failures_exceed(0.5)
-    with pytest.raises(generation.GenerationFailuresExceeded, match="2 of 6 inputs failed"):
+    with pytest.raises(sample_generation.GenerationFailuresExceeded, match="2 of 6 inputs failed"):
         report.raise_if_failures_exceed(0.3)
 
     config = config.model_copy(update={"quality": config.quality.model_copy(update={"min_answer_chars": 10})})
-    filtered = generation.filter_generated(report, quality=config.quality)
-    built = generation.build_dataset(
-        filtered, split=config.split, output=config.output, root=tmp_path, title="t"
-    )
+    filtered = build.filter_generated(report, quality=config.quality)
+    built = build.build_dataset(filtered, split=config.split, output=config.output, root=tmp_path, title="t")
     loaded = load_from_disk(str(built.path))
     assert loaded["train"].column_names == ["instruction", "output"]
     assert len(loaded["train"]) + len(loaded["test"]) == len(filtered.samples) == 12
@@ -144,7 +143,7 @@ def test_preference_with_llm_pairs_keeps_only_verbatim_answers_and_asks_for_gene
         preference={"rejected_strategy": "llm"},
     )
     with endpoint_client(stub) as client:
-        instructions = generation.generate_instruction_samples(
+        instructions = sample_generation.generate_instruction_samples(
             extract_report,
             instruction=config.instruction,
             llm=config.llm,
@@ -152,7 +151,7 @@ def test_preference_with_llm_pairs_keeps_only_verbatim_answers_and_asks_for_gene
             client=client,
             progress=False,
         )
-        report = generation.generate_preference_samples(
+        report = sample_generation.generate_preference_samples(
             instructions, preference=config.preference, llm=config.llm, client=client, progress=False
         )
 
@@ -178,7 +177,7 @@ def test_the_model_strategy_takes_rejected_answers_from_a_local_model(tmp_path: 
         preference={"rejected_strategy": "model", "model": str(model)},
         llm={"max_tokens": 16, "temperature": 0.0},
     )
-    instructions = generation.generate_instruction_samples(
+    instructions = sample_generation.generate_instruction_samples(
         extract_report,
         instruction=config.instruction,
         llm=config.llm,
@@ -186,7 +185,7 @@ def test_the_model_strategy_takes_rejected_answers_from_a_local_model(tmp_path: 
         progress=False,
     )
     with LocalTransformersClient(model, default_max_tokens=16, temperature=0.0) as client:
-        report = generation.generate_preference_samples(
+        report = sample_generation.generate_preference_samples(
             instructions, preference=config.preference, llm=config.llm, client=client, progress=False
         )
     assert report.strategy == "offline+rejected:model"

@@ -8,6 +8,11 @@ the feature pipeline stores them.
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +22,7 @@ from datasets import DatasetDict, load_from_disk
 
 from llm_engineering.application.datasets import storage
 from llm_engineering.application.feature_store import iter_cleaned_documents
-from llm_engineering.application.preprocessing import features
+from llm_engineering.application.features.writer import ensure_cleaned_collections
 from llm_engineering.application.preprocessing.ids import document_point_id
 from llm_engineering.domain.cleaned_documents import CleanedDocument, cleaned_collection
 from llm_engineering.domain.vector_store import Point
@@ -29,7 +34,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 def store_cleaned(store: QdrantEdgeStore, documents: list[CleanedDocument]) -> None:
     """Write cleaned documents as the feature pipeline does (UUID point id, warehouse id in the payload)."""
-    features.ensure_cleaned_collections(store)
+    ensure_cleaned_collections(store)
     for document in documents:
         store.upsert(
             cleaned_collection(document.category),
@@ -142,15 +147,87 @@ def test_the_pipeline_builds_both_datasets_and_refuses_bad_input(dataset_env: Pa
     assert len(Client().list_pipeline_runs(size=50)) == runs_before  # refused before any run started
 
 
-def test_an_empty_feature_store_names_the_feature_pipeline(dataset_env: Path):
-    from tools.run import main
+def test_an_empty_feature_store_ends_the_first_run_with_a_one_line_reason(dataset_env: Path):
+    # The real command line, in a process of its own: what a user sees on a fresh machine.
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.run", "generate-instruct-datasets"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    reason = (
+        "no cleaned articles/posts/repositories documents of Maya Lindqvist in the feature store: "
+        "run the feature pipeline first: poe run-feature-engineering-pipeline"
+    )
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("generate-instruct-datasets: run failed after ") and last.endswith(reason), (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
 
-    result = CliRunner().invoke(main, ["generate-instruct-datasets"])
-    assert result.exit_code != 0
-    # tools.run prints the pipeline's error and exits 1 once ZenML knows the pipeline; on a store
-    # where it never ran, its look-up of the last run raises over it, so read the whole chain.
-    messages, error = [result.output], result.exception
-    while error is not None:
-        messages.append(str(error))
-        error = error.__context__
-    assert any("run the feature pipeline first: poe run-feature-engineering-pipeline" in m for m in messages)
+
+def _handbook_json(path: Path, *, topic_of_first: str) -> None:
+    """A small instruction dataset in the handbook format; the first sample's answer is about ``topic_of_first``."""
+    topics = [
+        topic_of_first,
+        "sourdough starters",
+        "tidal power",
+        "chess openings",
+        "bee colonies",
+        "glass blowing",
+    ]
+
+    def sample(i: int, topic: str) -> dict[str, str]:
+        return {
+            "id": f"s{i}",
+            "instruction": f"Explain what you know about {topic}.",
+            "answer": f"Here is what I learned about {topic}: {topic} rewards patience, and every attempt at "
+            f"{topic} taught me something new about {topic} that no manual about {topic} mentioned ({i}).",
+        }
+
+    data = {
+        "train": {
+            "articles": {"category": "articles", "samples": [sample(i, t) for i, t in enumerate(topics[:5])]}
+        },
+        "test": {"articles": {"category": "articles", "samples": [sample(5, topics[5])]}},
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _saved_folder(output: str) -> Path:
+    match = re.search(r"rows saved to (\S+)", output)
+    assert match, output
+    return Path(match.group(1))
+
+
+def test_a_cached_rerun_reads_an_edited_handbook_file_and_reports_the_folder_it_wrote(
+    dataset_env: Path, tmp_path
+):
+    source = tmp_path / "instruct.json"
+    _handbook_json(source, topic_of_first="river kayaking")
+    args = ["generate-instruct-datasets", "--set", "source=handbook_json", "--set", f"handbook_json={source}"]
+
+    first = run(*args)  # the default: caching on, as `poe demo` runs it
+    assert first.exit_code == 0, first.output
+    first_folder = _saved_folder(first.output)
+
+    _handbook_json(source, topic_of_first="mountain cartography")
+    before = time.time()
+    second = run(*args)
+    assert second.exit_code == 0, second.output
+    second_folder = _saved_folder(second.output)
+    assert second_folder != first_folder and second_folder.is_dir()
+    assert second_folder.stat().st_mtime >= before - 1  # written by this run
+    rows = load_from_disk(str(second_folder))["train"]["output"]
+    assert any("mountain cartography" in row for row in rows) and not any(
+        "river kayaking" in row for row in rows
+    )
+
+    third = run(*args)  # unchanged file: the read is cached, the dataset is still written by this run
+    assert third.exit_code == 0, third.output
+    assert "load_handbook_samples: " in third.output and "(cached: from an earlier run)" in third.output
+    third_folder = _saved_folder(third.output)
+    assert third_folder not in (first_folder, second_folder) and third_folder.is_dir()
+    assert storage.latest_dataset(dataset_env / "datasets", "instruction") == third_folder

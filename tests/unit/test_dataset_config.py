@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.application.datasets import generation
-from llm_engineering.application.datasets.generation import check_feature_store, check_prerequisites
+from llm_engineering.application.datasets.checks import check_prerequisites
+from llm_engineering.application.datasets.feature_source import check_feature_store, load_extracts
 from llm_engineering.configs import load_config
 from llm_engineering.configs.datasets import GenerateDatasetsConfig
 from llm_engineering.domain.cleaned_documents import CleanedDocument
@@ -114,20 +114,37 @@ def _cleaned(author: str) -> CleanedDocument:
 
 def test_an_empty_feature_store_names_the_feature_pipeline():
     store = InMemoryVectorStore()
-    with pytest.raises(
-        ImproperlyConfigured, match="run the feature pipeline first: poe run-feature-engineering-pipeline"
-    ):
+    with pytest.raises(ImproperlyConfigured) as error:
         check_feature_store(store, author_full_names=["Maya Lindqvist"], categories=["articles", "posts"])
+    assert str(error.value) == (
+        "no cleaned articles/posts documents of Maya Lindqvist in the feature store: "
+        "run the feature pipeline first: poe run-feature-engineering-pipeline"
+    )
 
 
-def test_an_unknown_author_lists_the_stored_ones():
+def test_an_unknown_author_lists_the_stored_ones_and_names_match_case_and_space_blind():
     store = InMemoryVectorStore()
-    store.add_documents([_cleaned("Ada Lovelace")])
+    store.add_documents([_cleaned("Ada Lovelace"), _cleaned("Grace Hopper")])
     with pytest.raises(
-        ImproperlyConfigured, match=r"no cleaned documents of Maya Lindqvist \(it holds: Ada Lovelace\)"
+        ImproperlyConfigured,
+        match=r"no cleaned articles documents of Maya Lindqvist in the feature store \(it holds: Ada Lovelace, Grace",
     ):
-        check_feature_store(store, author_full_names=["Maya Lindqvist"], categories=["articles"])
-    assert check_feature_store(store, author_full_names=["Ada Lovelace"], categories=["articles"]) == 1
+        check_feature_store(
+            store, author_full_names=["Ada Lovelace", "Maya Lindqvist"], categories=["articles"]
+        )
+    names = check_feature_store(store, author_full_names=["ada  LOVELACE"], categories=["articles"])
+    assert names == ["Ada Lovelace"]
+    config = GenerateDatasetsConfig(dataset_type="instruction", extracts={"min_length": 0, "max_length": 100})
+    report = load_extracts(
+        store,
+        author_full_names=["ADA lovelace"],
+        extracts=config.extracts,
+        quality=config.quality,
+        progress=False,
+    )
+    assert report.documents == {"articles": 1} and {e.author_full_name for e in report.extracts} == {
+        "Ada Lovelace"
+    }
 
 
 def test_the_first_step_checks_the_store_too_when_the_run_is_chained():
@@ -135,7 +152,7 @@ def test_the_first_step_checks_the_store_too_when_the_run_is_chained():
     # the extract step then refuses an empty one with the same message.
     config = GenerateDatasetsConfig(dataset_type="instruction")
     with pytest.raises(ImproperlyConfigured, match="run the feature pipeline first"):
-        generation.load_extracts(
+        load_extracts(
             InMemoryVectorStore(),
             author_full_names=["Maya Lindqvist"],
             extracts=config.extracts,

@@ -99,15 +99,25 @@ def test_rejected_answers_keep_the_authors_text_as_chosen():
     assert result.samples[0].source == "offline+rejected:llm:scripted"
 
 
-def test_run_concurrently_keeps_order_and_errors_per_item():
+def test_run_concurrently_keeps_order_and_expected_errors_per_item():
     def square(n: int) -> int:
         if n == 3:
-            raise ValueError("three")
+            raise LLMTimeout("three")
         return n * n
 
     outcomes = run_concurrently(square, list(range(6)), max_workers=3, desc="test", progress=False)
     assert [o.value for o in outcomes] == [0, 1, 4, None, 16, 25]
-    assert isinstance(outcomes[3].error, ValueError)
+    assert isinstance(outcomes[3].error, LLMTimeout)
+
+
+def test_a_programming_error_fails_the_run_instead_of_counting_as_a_failed_item():
+    def broken(n: int) -> int:
+        if n == 2:
+            raise AttributeError("'NoneType' object has no attribute 'pairs'")
+        return n
+
+    with pytest.raises(AttributeError, match="no attribute 'pairs'"):
+        run_concurrently(broken, list(range(4)), max_workers=2, desc="test", progress=False)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +127,6 @@ def test_run_concurrently_keeps_order_and_errors_per_item():
         (LLMTimeout("x"), "timeout"),
         (BudgetExhausted("x"), "budget_exhausted"),
         (LLMError("x"), "error"),
-        (KeyError("x"), "unexpected"),
     ],
 )
 def test_failure_kinds(error, kind):

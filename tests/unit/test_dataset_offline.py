@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_engineering.application.datasets import generation
+from llm_engineering.application.datasets import samples as sample_generation
 from llm_engineering.application.datasets.extracts import build_extracts
 from llm_engineering.application.datasets.offline import (
     GenericAnswerWriter,
@@ -30,7 +30,7 @@ def extract_report():
 
 def test_offline_answers_are_the_authors_own_text(extract_report):
     config = GenerateDatasetsConfig(dataset_type="instruction")
-    report = generation.generate_instruction_samples(
+    report = sample_generation.generate_instruction_samples(
         extract_report, instruction=config.instruction, llm=config.llm, progress=False
     )
     documents = {d.id: d.content for d in demo_documents()}
@@ -121,8 +121,8 @@ def test_generic_rejected_answers_are_not_the_authors_text(extract_report):
         assert pair.rejected != pair.chosen and pair.rejected not in pair.chosen
     assert len({p.rejected for p in preference}) > len(preference) // 4  # topics and templates vary
     config = GenerateDatasetsConfig(dataset_type=DatasetType.PREFERENCE)
-    report = generation.generate_preference_samples(
-        generation.GenerationReport(
+    report = sample_generation.generate_preference_samples(
+        sample_generation.GenerationReport(
             dataset_type=DatasetType.PREFERENCE, strategy="offline", samples=samples, inputs=1, extracts=1
         ),
         preference=config.preference,

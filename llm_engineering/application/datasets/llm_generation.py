@@ -11,9 +11,9 @@
   the rejected side.
 
 Failures stay per item: a malformed answer (after the client's JSON retries), a timeout or
-an error loses that extract's pairs (or that sample) only, and is counted by kind; a spent
-token budget stops further calls. Calls run on a thread pool bounded by the client's
-``max_concurrency``, with a progress bar.
+an endpoint error loses that extract's pairs (or that sample) only, and is counted by kind; a
+spent token budget stops further calls. Any other error is a bug and fails the run. Calls run
+on a thread pool bounded by the client's ``max_concurrency``, with a progress bar.
 """
 
 from __future__ import annotations
@@ -57,7 +57,13 @@ class Outcome(Generic[R]):
 
 
 def run_concurrently(
-    fn: Callable[[Item], R], items: Sequence[Item], *, max_workers: int, desc: str, progress: bool = True
+    fn: Callable[[Item], R],
+    items: Sequence[Item],
+    *,
+    max_workers: int,
+    desc: str,
+    expected: tuple[type[Exception], ...] = (LLMError,),
+    progress: bool = True,
 ) -> list[Outcome[R]]:
     """``fn`` over ``items`` on at most ``max_workers`` threads; results in input order, errors kept per item.
 
@@ -66,13 +72,15 @@ def run_concurrently(
         items: the inputs.
         max_workers: threads (the client's ``max_concurrency``).
         desc: progress bar label.
+        expected: the errors an item may fail with (the model's: malformed output, timeout, spent
+            budget, endpoint errors); any other error is a bug and fails the whole run.
         progress: show a progress bar.
     """
 
     def guarded(item: Item) -> Outcome[R]:
         try:
             return Outcome(value=fn(item))
-        except Exception as exc:  # recorded per item and counted by the caller, never swallowed
+        except expected as exc:  # recorded per item and counted by the caller, never swallowed
             return Outcome(error=exc)
 
     if not items:
@@ -89,9 +97,7 @@ def failure_kind(error: Exception) -> str:
         return "timeout"
     if isinstance(error, BudgetExhausted):
         return "budget_exhausted"
-    if isinstance(error, LLMError):
-        return "error"
-    return "unexpected"
+    return "error"
 
 
 class Failures:

@@ -241,26 +241,35 @@ def _detect_type(data: dict[str, Any]) -> DatasetType | None:
     return None
 
 
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes: part of the cache key of a step that reads the file."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def load_handbook_json(
-    path: Path, *, dataset_type: DatasetType | None = None
+    path: Path, *, dataset_type: DatasetType | None = None, expected_digest: str | None = None
 ) -> tuple[DatasetType, list[Sample]]:
     """Samples of a handbook-format JSON dataset, each keeping its train or test split.
 
     Args:
         path: the JSON file.
         dataset_type: the expected type; None detects it from the samples.
+        expected_digest: the :func:`file_digest` the caller planned with (None: not checked).
 
     Returns:
         The dataset type and the samples.
 
     Raises:
-        HandbookFormatError: not the handbook format, an unknown category, a malformed sample, or
-            another type than ``dataset_type``.
+        HandbookFormatError: not the handbook format, an unknown category, a malformed sample,
+            another type than ``dataset_type``, or content other than ``expected_digest``.
     """
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        raw = Path(path).read_bytes()
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HandbookFormatError(f"{path}: cannot read JSON: {exc}") from exc
+    if expected_digest is not None and hashlib.sha256(raw).hexdigest() != expected_digest:
+        raise HandbookFormatError(f"{path}: changed after the run was planned; run it again")
     if not isinstance(data, dict) or not any(isinstance(data.get(s), dict) for s in ("train", "test")):
         raise HandbookFormatError(f'{path}: expected an object with "train" and "test" sections')
     found = _detect_type(data)
