@@ -185,6 +185,13 @@ def test_blocks_keep_the_separator_they_had():
     )
 
 
+def test_a_table_right_after_its_caption_line_stays_attached_and_code_stands_apart():
+    text = f"{HEAD_PARAGRAPH}\nResults:\n| a | b |\n|---|---|\n| 1 | 2 |\n```\nx = 1\n```\n{LAST_PARAGRAPH}"
+    assert clean_article_text(text) == (
+        f"{HEAD_PARAGRAPH} Results:\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```\nx = 1\n```\n\n{LAST_PARAGRAPH}"
+    )
+
+
 def test_a_heading_wrapped_by_html2text_is_one_heading():
     text = (
         "### A blueprint for designing production LLM systems: From Notebooks to\nproduction\n\n"

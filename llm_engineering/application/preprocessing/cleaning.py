@@ -184,7 +184,12 @@ def _plain(line: str) -> str:
 
 def boilerplate_key(line: str) -> str:
     """The form in which lines are compared with a ``boilerplate`` set: plain text, case-folded."""
-    return _plain(_clean_prose_line(normalise_characters(line))).casefold()
+    return _key(_clean_prose_line(normalise_characters(line)))
+
+
+def _key(cleaned_line: str) -> str:
+    """:func:`boilerplate_key` of a line that is already a cleaned prose line."""
+    return _plain(cleaned_line).casefold()
 
 
 def is_anywhere_noise(line: str) -> bool:
@@ -334,7 +339,7 @@ def _filter_unit(unit: _Unit, *, drop: Callable[[str], bool], boilerplate: froze
         lines = [line for line in lines if not drop(line)]
     lines = [line for line in _logical_lines(unit.kind, lines) if not drop(line)]
     if boilerplate:
-        lines = [line for line in lines if boilerplate_key(line) not in boilerplate]
+        lines = [line for line in lines if _key(line) not in boilerplate]
     return _Unit(unit.kind, lines, unit.blank_before) if lines else None
 
 
@@ -415,7 +420,7 @@ def clean_article_text(
     parts: list[str] = []
     for unit in units:
         if parts:
-            parts.append("\n\n" if unit.blank_before or unit.verbatim else "\n")
+            parts.append("\n\n" if unit.blank_before or unit.kind in CODE_KINDS else "\n")
         parts.append("\n".join(unit.lines))
     return "".join(parts).strip()
 
@@ -457,7 +462,7 @@ def _candidate_lines(text: str) -> set[str]:
         if unit.verbatim:
             continue
         for line in _logical_lines(unit.kind, unit.lines):
-            key = boilerplate_key(line)
+            key = _key(line)
             if sum(any(c.isalpha() for c in word) for word in key.split()) >= _MIN_REPEATED_WORDS:
                 keys.add(key)
     return keys
