@@ -72,7 +72,19 @@ def test_etl_stores_good_links_records_bad_ones_and_a_rerun_adds_nothing(
     assert len(links) == len(set(links)) == 3
 
 
-def test_a_run_fails_when_too_many_links_fail(project_env, site_server, tmp_path):
+def test_a_run_fails_when_too_many_links_fail(project_env, site_server, tmp_path, monkeypatch):
+    import steps.etl.crawl_links as step_module
+
+    closed = []
+    build = step_module.build_dispatcher
+
+    def recording_build(*args, **kwargs):
+        dispatcher = build(*args, **kwargs)
+        close = dispatcher.close
+        dispatcher.close = lambda: (closed.append(True), close())[1]
+        return dispatcher
+
+    monkeypatch.setattr(step_module, "build_dispatcher", recording_build)
     config = _config(
         tmp_path,
         user_full_name="Ada Lovelace",
@@ -91,6 +103,7 @@ def test_a_run_fails_when_too_many_links_fail(project_env, site_server, tmp_path
     )
     assert "HTTP 410" in _step_metadata("crawl_links")["failures"][site_server.url("/status/410")]
     assert project_env.count(ArticleDocument) == 1  # the good link is kept
+    assert closed == [True]  # the failing step still closed its crawlers
 
 
 def test_a_config_with_an_unknown_key_starts_no_run(project_env, tmp_path):
