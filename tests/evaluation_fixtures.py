@@ -13,9 +13,16 @@ evaluation's metrics to tell a "trained" twin from an untrained "base".
 
 from __future__ import annotations
 
+import atexit
+import functools
 import random
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+ADA = "Ada Byron"
+BO = "Bo Brash"
 
 TOPICS = [
     "feature stores",
@@ -139,6 +146,24 @@ def train_tiny_twin(
     model.eval()
     model.save_pretrained(folder)
     return folder
+
+
+@functools.cache
+def tiny_twins() -> dict[str, Path]:
+    """An untrained tiny model ("base") and the same model after 20 steps on Ada's answers ("twin").
+
+    Built once per test process (about half a minute) in a temporary folder; both share one
+    tokenizer, so their perplexities are comparable.
+    """
+    root = Path(tempfile.mkdtemp(prefix="llm-twin-eval-models-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    train = author_texts("ada", 60, seed=0)
+    vocabulary = train + author_texts("bo", 20, seed=0)
+    common = {"instructions": instructions(60, seed=0), "answers": train, "author": ADA}
+    return {
+        "base": train_tiny_twin(root / "base", tokenizer_texts=vocabulary, steps=0, **common),
+        "twin": train_tiny_twin(root / "twin", tokenizer_texts=vocabulary, steps=20, **common),
+    }
 
 
 def cleaned_document(doc_id: str, content: str, *, author: str, title: str | None = None):

@@ -23,23 +23,15 @@ from tests.evaluation_fixtures import (
     cleaned_document,
     fill_feature_store,
     instructions,
-    train_tiny_twin,
+    tiny_twins,
 )
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def twins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """An untrained tiny model and the same model after 20 steps on Ada's answers (one tokenizer)."""
-    root = tmp_path_factory.mktemp("twins")
-    train = author_texts("ada", 60, seed=0)
-    vocabulary = train + author_texts("bo", 20, seed=0)
-    common = {"instructions": instructions(60, seed=0), "answers": train, "author": "Ada Byron"}
-    return {
-        "base": train_tiny_twin(root / "base", tokenizer_texts=vocabulary, steps=0, **common),
-        "twin": train_tiny_twin(root / "twin", tokenizer_texts=vocabulary, steps=20, **common),
-    }
+def twins() -> dict[str, Path]:
+    return tiny_twins()
 
 
 def perplexity(folder: Path, references: list[str]) -> float:
