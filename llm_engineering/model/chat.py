@@ -68,7 +68,9 @@ def ensure_chat_template(tokenizer: Any) -> Any:
     return tokenizer
 
 
-def render_prompt(tokenizer: Any, messages: Sequence[dict[str, str]], *, add_generation_prompt: bool = True) -> str:
+def render_prompt(
+    tokenizer: Any, messages: Sequence[dict[str, str]], *, add_generation_prompt: bool = True
+) -> str:
     """The exact text the model reads for ``messages`` (the template's own special tokens included)."""
     ensure_chat_template(tokenizer)
     return tokenizer.apply_chat_template(

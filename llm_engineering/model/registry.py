@@ -138,6 +138,10 @@ class ModelRegistry:
     def promote(self, name: str, *, reason: str) -> ModelVersion:
         """Make ``name`` the production version (atomic: a reader sees the old or the new pointer)."""
         version = self.get(name)
-        record = {"name": name, "reason": reason, "promoted_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        record = {
+            "name": name,
+            "reason": reason,
+            "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         _write_atomically(self.production_file, json.dumps(record, indent=2))
         return version

@@ -75,6 +75,14 @@ def build_tiny_causal_lm(
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
+    # Zero rows for special and whitespace-only tokens: their logits stay 0 while some other token's
+    # is higher, so greedy decoding writes visible text (an untrained model otherwise often repeats
+    # a newline or <|im_start|>, which decode to nothing once stripped).
+    invisible = [
+        i for i in range(len(tokenizer)) if not tokenizer.decode([i], skip_special_tokens=True).strip()
+    ]
+    with torch.no_grad():
+        model.get_input_embeddings().weight[invisible] = 0
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
     )
