@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     twin_model: str | None = None  # a model folder or version name; empty: the production version
     serving_api_key: SecretStr | None = None  # bearer key of the HTTP API; empty: no key asked
     poe_access_key: SecretStr | None = None  # the Poe bot's access key
+    serving_host: str = "127.0.0.1"  # where `poe demo` and `local-infrastructure-up --api` start the API
+    serving_port: int = 8000
+    # Retrieval while serving: the endpoint above for self-query and query expansion (else
+    # offline), and a cross-encoder to rerank with (a hub id or folder; empty: no rerank).
+    rag_llm: bool = False
+    rerank_model_id: str | None = None
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_development(self) -> Settings:

@@ -1,4 +1,4 @@
-"""Config of the ``end_to_end_data`` pipeline: the data pipelines chained from one YAML.
+"""Configs of the chained pipelines: ``end_to_end_data`` (the data pipelines) and ``end_to_end`` (all of them).
 
 Each section is either the stage's config inline, or the path of that stage's own YAML
 (relative to the project root), so configs/*.yaml are written once and chained here.
@@ -15,8 +15,11 @@ from pydantic import BeforeValidator, Field, model_validator
 from llm_engineering.configs import StrictModel
 from llm_engineering.configs.datasets import GenerateDatasetsConfig
 from llm_engineering.configs.etl import DigitalDataEtlConfig
+from llm_engineering.configs.evaluating import EvaluatingConfig
 from llm_engineering.configs.features import FeatureEngineeringConfig
+from llm_engineering.configs.training import TrainingConfig
 from llm_engineering.domain.dataset import DatasetType
+from llm_engineering.domain.names import name_key
 from llm_engineering.settings import PROJECT_ROOT
 
 
@@ -69,4 +72,37 @@ class EndToEndDataConfig(StrictModel):
             raise ValueError("instruct_datasets must have dataset_type: instruction")
         if self.preference_datasets.dataset_type != DatasetType.PREFERENCE:
             raise ValueError("preference_datasets must have dataset_type: preference")
+        return self
+
+
+class EndToEndConfig(EndToEndDataConfig):
+    """The whole chain: ETL -> features -> datasets -> SFT -> DPO (offline or self-play preference
+    data) -> evaluation -> promotion, validated as one before anything runs."""
+
+    training: Annotated[TrainingConfig, BeforeValidator(_include)]
+    """The training pipeline's config (inline or a path); ``self_play: true`` makes the SFT twin
+    write the preference data's rejected answers before DPO."""
+    evaluating: Annotated[EvaluatingConfig, BeforeValidator(_include)]
+    """The evaluation pipeline's config (inline or a path); it promotes the winner."""
+
+    @classmethod
+    def expand(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Load every section given as a path (see :meth:`EndToEndDataConfig.expand`)."""
+        expanded = super().expand(data)
+        for key in ("training", "evaluating"):
+            if key in expanded:
+                expanded[key] = _include(expanded[key])
+        return expanded
+
+    @model_validator(mode="after")
+    def _one_twin_author(self) -> EndToEndConfig:
+        people = {name_key(etl.user_full_name): etl.user_full_name for etl in self.etl}
+        for section, author in (
+            ("training.author", self.training.author),
+            ("evaluating.author", self.evaluating.author),
+        ):
+            if author is not None and name_key(author) not in people:
+                raise ValueError(
+                    f"{section} {author!r} is none of the ETL users ({', '.join(people.values())})"
+                )
         return self

@@ -111,6 +111,22 @@ def _read_pid(pid_file: Path, *, is_ours: Callable[[list[str]], bool]) -> int | 
     return pid if command is not None and is_ours(command) else None
 
 
+def _stop_pid(pid: int | None, pid_file: Path, *, timeout: float) -> bool:
+    """SIGTERM ``pid`` (SIGKILL after ``timeout``) and remove its pid file; whether it was running."""
+    pid_file.unlink(missing_ok=True)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
 def _nx27017_executable() -> str:
     local = Path(sys.executable).with_name("nx-27017")
     if local.exists():
@@ -203,19 +219,7 @@ class WarehouseServer:
         Only a process whose command line is this folder's nx-27017 server is signalled; a
         stale pid file naming another process is removed and that process left alone.
         """
-        pid = self._pid()
-        self.pid_file.unlink(missing_ok=True)
-        if pid is None:
-            return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.1)
-        if _pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-        return True
+        return _stop_pid(self._pid(), self.pid_file, timeout=timeout)
 
 
 def _zenml_executable() -> str:
@@ -279,3 +283,88 @@ class ZenMLServer:
         was_running = self.status().running
         self._zenml("logout", "--local", timeout=timeout)
         return was_running
+
+
+@dataclass(frozen=True)
+class ApiServer:
+    """The inference service (``python -m tools.serve``) run in the background, its pid and log in ``state_dir``.
+
+    Used by ``poe demo`` and ``local-infrastructure-up --api``; ``poe serve`` runs it in the foreground.
+    """
+
+    state_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "api.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "api.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def is_our_command(self, command: list[str]) -> bool:
+        """Whether ``command`` is ``python -m tools.serve`` on this port (what :meth:`start` runs)."""
+        return "tools.serve" in command and str(self.port) in command
+
+    def _pid(self) -> int | None:
+        return _read_pid(self.pid_file, is_ours=self.is_our_command)
+
+    def _ready(self) -> bool:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.url}/ready", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def status(self) -> ServiceStatus:
+        pid = self._pid()
+        listening = port_open(self.host, self.port)
+        detail = "port taken by another process" if listening and pid is None else ""
+        if pid is not None and listening and not self._ready():
+            detail = "starting (not ready yet)"
+        return ServiceStatus("api", pid is not None and listening, self.url, pid, detail)
+
+    def start(self, *, timeout: float = 300.0) -> ServiceStatus:
+        """Start the service unless ours already runs, and wait until it answers ``/ready``."""
+        if self._pid() is None:
+            if port_open(self.host, self.port):
+                raise ServiceError(
+                    f"port {self.port} on {self.host} is taken by another process (not the LLM Twin API); "
+                    "stop it or set SERVING_PORT to a free port"
+                )
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            command = [sys.executable, "-m", "tools.serve", "--host", self.host, "--port", str(self.port)]
+            with open(self.log_file, "ab") as log:
+                process = subprocess.Popen(
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            self.pid_file.write_text(str(process.pid))
+            try:
+                wait_for_port(self.host, self.port, timeout=timeout, process=process)
+            except ServiceError as exc:
+                self.stop()
+                raise ServiceError(f"the API did not start: {exc}; see {self.log_file}") from exc
+        deadline = time.monotonic() + timeout
+        while not self._ready():
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    f"the API at {self.url} is not ready after {timeout:.0f}s; see {self.log_file}"
+                )
+            time.sleep(0.5)
+        return self.status()
+
+    def stop(self, *, timeout: float = 15.0) -> bool:
+        """Stop the service started by :meth:`start` (only a process whose command line is ours)."""
+        return _stop_pid(self._pid(), self.pid_file, timeout=timeout)

@@ -43,3 +43,40 @@ def test_set_edits_one_key_of_an_included_section_and_keeps_the_rest():
     assert config.feature_engineering.embedding.batch_size == 8
     assert config.feature_engineering.author_full_names == ["Maya Lindqvist"]
     assert config.feature_engineering.chunking.posts.chunk_size == 128
+
+
+def test_the_whole_chain_includes_training_and_evaluation():
+    from llm_engineering.configs.end_to_end import EndToEndConfig
+
+    config = load_config(EndToEndConfig, "configs/end_to_end.yaml", ["training.sft.max_steps=7"])
+    assert config.training.sft.max_steps == 7
+    assert config.training.dpo.enabled
+    assert config.evaluating.promotion.primary_metric == "author_perplexity"
+    assert config.etl[0].user_full_name == "Maya Lindqvist"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.sft.lerning_rate=1", "training.sft.lerning_rate: unknown key"),
+        ("training=configs/evaluating.yaml", "training."),
+        ("evaluating.promotion.primary_metric=bleu", "evaluating.promotion.primary_metric: Value error, unknown metric 'bleu'"),
+        (
+            "training.author=Someone Else",
+            "training.author 'Someone Else' is none of the ETL users (Maya Lindqvist)",
+        ),
+    ],
+)
+def test_a_bad_stage_of_the_whole_chain_stops_it_before_anything_runs(override, message):
+    from llm_engineering.configs.end_to_end import EndToEndConfig
+
+    with pytest.raises(ConfigError) as error:
+        load_config(EndToEndConfig, "configs/end_to_end.yaml", [override])
+    assert message in str(error.value)
+
+
+def test_an_author_spelled_differently_still_matches_its_etl_user():
+    from llm_engineering.configs.end_to_end import EndToEndConfig
+
+    config = load_config(EndToEndConfig, "configs/end_to_end.yaml", ["training.author=maya  LINDQVIST"])
+    assert config.training.author == "maya LINDQVIST"
