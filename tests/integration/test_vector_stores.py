@@ -204,3 +204,29 @@ def test_the_factory_picks_edge_without_qdrant_url_and_the_server_with_it(tmp_pa
         assert isinstance(server, QdrantServerStore)
     finally:
         server.close()
+
+
+def test_edge_close_releases_every_shard_even_when_one_fails(tmp_path: Path) -> None:
+    store = QdrantEdgeStore(tmp_path / "qdrant")
+    store.ensure_collection("first", vector_size=4)
+    store.ensure_collection("second", vector_size=4)
+
+    class FailingFlush:
+        def __init__(self, shard):
+            self.shard = shard
+
+        def flush(self):
+            raise OSError("disk full")
+
+        def close(self):
+            self.shard.close()
+
+    store._shards["first"] = FailingFlush(store._shards["first"])
+    with pytest.raises(OSError, match="disk full"):
+        store.close()
+    # Both shards' locks were released: a new store opens and writes them.
+    with QdrantEdgeStore(tmp_path / "qdrant") as again:
+        for name in ("first", "second"):
+            again.ensure_collection(name, vector_size=4)
+            again.upsert(name, [Point(id=str(uuid.uuid4()), payload={}, vector=[1.0, 0.0, 0.0, 0.0])])
+            assert again.count(name) == 1

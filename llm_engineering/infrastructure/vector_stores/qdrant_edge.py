@@ -69,13 +69,21 @@ class QdrantEdgeStore:
     # -- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Flush and close every open shard, releasing their locks."""
+        """Flush and close every open shard, releasing their locks.
+
+        Every shard is closed even when one fails to flush or close; the first error is raised
+        after all of them have been tried.
+        """
         shards, self._shards = self._shards, {}
+        first_error: Exception | None = None
         for shard in shards.values():
-            try:
-                shard.flush()
-            finally:
-                shard.close()
+            for action in (shard.flush, shard.close):
+                try:
+                    action()
+                except Exception as exc:  # noqa: BLE001 - re-raised below, after every shard is closed
+                    first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
 
     def __enter__(self) -> QdrantEdgeStore:
         return self
