@@ -84,13 +84,26 @@ def train_twin(
     default_base_model: str | None = None,
     callbacks: Sequence[Any] = (),
 ) -> tuple[TrainingPlan, list[StageResult], list[ModelVersion]]:
-    """Plan, train every stage and register the versions, in this process."""
-    plan = plan_training(
-        config, models_dir=models_dir, datasets_root=datasets_root, default_base_model=default_base_model
-    )
+    """Plan, train every stage and register the versions, in this process.
+
+    Under ``accelerate launch`` every process trains its share of each batch; the main process
+    alone merges, writes the self-play dataset and registers, and the others wait for it.
+    """
+    from accelerate import PartialState
+
+    state = PartialState()
+    with state.main_process_first():  # one process converts the base and names the run folder
+        plan = plan_training(
+            config, models_dir=models_dir, datasets_root=datasets_root, default_base_model=default_base_model
+        )
     results = [run_sft(plan, callbacks=callbacks)]
-    preference = run_self_play(plan, results[0]) if config.self_play else None
+    preference = None
+    if config.self_play:
+        with state.main_process_first():  # the main process writes it; the others then find it
+            preference = run_self_play(plan, results[0])
     if config.dpo.enabled:
         results.append(run_dpo(plan, results[0], preference=preference, callbacks=callbacks))
-    versions = register_run(plan, results, registry=ModelRegistry(models_dir), preference=preference)
+    versions = []
+    if state.is_main_process:
+        versions = register_run(plan, results, registry=ModelRegistry(models_dir), preference=preference)
     return plan, results, versions

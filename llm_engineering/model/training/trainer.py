@@ -231,6 +231,7 @@ def train_stage(
     Returns:
         The stage's result, also saved as ``stage_dir/result.json``.
     """
+    from accelerate import PartialState
     from peft import LoraConfig
     from transformers.trainer_utils import get_last_checkpoint
     from trl import DPOTrainer, SFTTrainer
@@ -273,24 +274,31 @@ def train_stage(
     steps = int(output.global_step)
     del trainer, model
     gc.collect()
-    merged = merge_adapter(
-        model_folder, adapter, stage_dir / "merged", tokenizer=tokenizer, dtype=merged_dtype
-    )
-    result = StageResult(
-        stage=stage,
-        adapter=adapter,
-        merged=merged,
-        samples=len(train_rows),
-        steps=steps,
-        losses=losses,
-        seconds=seconds,
-        trained_tokens=counter.trained,
-        processed_tokens=counter.processed,
-        tokens_per_second=counter.trained / seconds if seconds else 0.0,
-        peak_memory_mb=peak_memory_mb(),
-        resumed_from=Path(resume).name if resume else None,
-        metrics=metrics,
-    )
-    (stage_dir / RESULT).write_text(json.dumps(result.model_dump(mode="json"), indent=2), encoding="utf-8")
+    state = PartialState()  # under `accelerate launch`, one process merges; the others wait for it
+    if state.is_main_process:
+        merged = merge_adapter(
+            model_folder, adapter, stage_dir / "merged", tokenizer=tokenizer, dtype=merged_dtype
+        )
+        result = StageResult(
+            stage=stage,
+            adapter=adapter,
+            merged=merged,
+            samples=len(train_rows),
+            steps=steps,
+            losses=losses,
+            seconds=seconds,
+            trained_tokens=counter.trained,
+            processed_tokens=counter.processed,
+            tokens_per_second=counter.trained / seconds if seconds else 0.0,
+            peak_memory_mb=peak_memory_mb(),
+            resumed_from=Path(resume).name if resume else None,
+            metrics=metrics,
+        )
+        (stage_dir / RESULT).write_text(
+            json.dumps(result.model_dump(mode="json"), indent=2), encoding="utf-8"
+        )
+    state.wait_for_everyone()
+    result = completed_stage(stage_dir)
+    assert result is not None  # written by the main process above
     logger.info(result.summary())
     return result
