@@ -60,7 +60,8 @@ class EvaluationPlan:
 
     Attributes:
         versions: the versions to answer with, in order (base, SFT, DPO, then production).
-        dataset: the instruction dataset folder.
+        dataset: the instruction dataset folder: the config's, else the one the newest trained
+            version was trained on, else the newest saved one.
         samples: the test samples used.
         author_texts: the author's training-split answers.
         author: whose twin it is.
@@ -136,6 +137,18 @@ def load_dataset_samples(folder: Path, *, limit: int) -> tuple[list[EvalSample],
     return samples, train_texts
 
 
+def _trained_on(versions: Sequence[ModelVersion], datasets_root: Path) -> Path | None:
+    """The instruction dataset the newest trained version learned from, when it is still on disk.
+
+    Its test split is the one no evaluated version was trained on.
+    """
+    for version in sorted(versions, key=lambda v: v.created_at, reverse=True):
+        name = version.datasets.get("instruction")
+        if name and (Path(datasets_root) / "instruction" / name).is_dir():
+            return Path(datasets_root) / "instruction" / name
+    return None
+
+
 def plan_evaluation(
     config: EvaluatingConfig, *, registry: ModelRegistry, datasets_root: Path, judge_configured: bool
 ) -> EvaluationPlan:
@@ -152,7 +165,7 @@ def plan_evaluation(
         UnknownModelVersion: a version named in the config is not in the registry.
     """
     versions, production = _versions(config, registry)
-    folder = config.dataset or latest_dataset(datasets_root, "instruction")
+    folder = config.dataset or _trained_on(versions, datasets_root) or latest_dataset(datasets_root, "instruction")
     if folder is None:
         raise EvaluationInputError(f"no instruction dataset under {datasets_root}: {DATASET_FIX}")
     if not Path(folder).is_dir():
