@@ -27,6 +27,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from llm_engineering.application.rag.hybrid import RetrievalResult
 from llm_engineering.model.chat import build_messages
 from llm_engineering.serving.backends import (
     ECHO_MODEL_ID,
@@ -35,6 +36,7 @@ from llm_engineering.serving.backends import (
     EchoBackend,
     Finished,
     GenerationParams,
+    ModelCard,
 )
 from llm_engineering.serving.control import PipelineEntryLike, PipelineRuns, RunInspector
 from llm_engineering.serving.errors import (
@@ -352,6 +354,8 @@ def create_app(
         cards = await run_in_threadpool(services.backend.models)
         if services.backend is not services.echo:
             cards += services.echo.models()
+        if not any(card.id == TWIN_MODEL_ID for card in cards):  # TWIN_BACKEND=echo: the twin is echo
+            cards.insert(0, ModelCard(TWIN_MODEL_ID, "llm-twin", f"the {services.backend.kind} backend"))
         created = int(services.started_at)
         return {
             "object": "list",
@@ -367,24 +371,17 @@ def create_app(
             ],
         }
 
-    async def start_answer(
+    async def primed_stream(
         question: str,
         history: list[dict[str, str]],
         *,
         model: str,
         params: GenerationParams,
-        author: str | None,
-        use_rag: bool,
-        k: int,
-    ) -> tuple[AsyncIterator[str | Finished], list[dict], str | None]:
-        """Retrieval, prompt and the backend's stream, primed: errors before the first token are raised here."""
+        result: RetrievalResult | None,
+        twin_author: str | None,
+    ) -> AsyncIterator[str | Finished]:
+        """The backend's stream for the twin's prompt, primed: errors before the first token are raised here."""
         chosen = services.backend_for(model)
-        twin_author = await run_in_threadpool(chosen.author, model)
-        result = (
-            await services.context(question, k=k, author=author, default_author=twin_author)
-            if use_rag
-            else None
-        )
         chunks = result.chunks if result is not None else []
         messages = build_messages(
             question,
@@ -406,8 +403,31 @@ def create_app(
                 async for event in stream:
                     yield event
 
+        return primed()
+
+    async def start_answer(
+        question: str,
+        history: list[dict[str, str]],
+        *,
+        model: str,
+        params: GenerationParams,
+        author: str | None,
+        use_rag: bool,
+        k: int,
+    ) -> tuple[AsyncIterator[str | Finished], list[dict]]:
+        """Retrieval, then the primed stream; returns the stream and the citations."""
+        chosen = services.backend_for(model)
+        twin_author = await run_in_threadpool(chosen.author, model)
+        result = (
+            await services.context(question, k=k, author=author, default_author=twin_author)
+            if use_rag
+            else None
+        )
+        events = await primed_stream(
+            question, history, model=model, params=params, result=result, twin_author=twin_author
+        )
         citations = [c.model_dump() for c in result.citations] if result is not None else []
-        return primed(), citations, result.author if result is not None else None
+        return events, citations
 
     @app.post(
         "/v1/chat/completions",
@@ -441,7 +461,7 @@ def create_app(
         ]
         last = max(i for i, m in enumerate(turns) if m["role"] == "user")
         question, history = turns[last]["content"], turns[:last]
-        events, citations, _ = await start_answer(
+        events, citations = await start_answer(
             question,
             history,
             model=body.model,
@@ -535,17 +555,10 @@ def create_app(
         answer = None
         if body.generate:
             params = services.params(body.max_tokens, temperature=None, top_p=None, stop=None, seed=None)
-            messages = build_messages(
-                body.query,
-                author=(result.author if result else None) or twin_author,
-                context=[c.content for c in chunks],
+            events = await primed_stream(
+                body.query, [], model=model, params=params, result=result, twin_author=twin_author
             )
-            pieces = [
-                event
-                async for event in services.backend_for(model).stream(model, messages, params)
-                if isinstance(event, str)
-            ]
-            answer = "".join(pieces)
+            answer = "".join([event async for event in events if isinstance(event, str)])
         return RagResponse(
             answer=answer,
             author=result.author if result is not None else body.author,
@@ -574,7 +587,7 @@ def create_app(
 
     async def poe_answer(question: str, history: list[dict[str, str]]):
         params = services.params(None, temperature=None, top_p=None, stop=None, seed=None)
-        events, citations, _ = await start_answer(
+        events, citations = await start_answer(
             question, history, model=TWIN_MODEL_ID, params=params, author=None, use_rag=True, k=options.rag_k
         )
         return events, citations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from pathlib import Path
 
 from llm_engineering.application.feature_store import iter_cleaned_documents
@@ -48,7 +49,9 @@ class RagService:
         import os
 
         self.settings = settings
-        self.workdir = workdir or settings.state_dir / "serving" / f"snapshots-{os.getpid()}"
+        self.workdir = (
+            workdir or settings.state_dir / "serving" / f"snapshots-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        )
         self.check_seconds = check_seconds
         self.retriever: ContextRetriever | None = None
         self.view: EdgeSnapshots | LiveStore | None = None
