@@ -1,0 +1,33 @@
+"""Which model answers when none is named: the production twin, else the newest twin, else the base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llm_engineering.model.base_model import resolve_base_model
+from llm_engineering.model.registry import ModelRegistry, ModelVersion
+
+
+def choose_model(
+    model: str | None, *, registry: ModelRegistry, base_model: str | None = None
+) -> tuple[Path, ModelVersion | None]:
+    """The folder to load for ``model`` and its registry record (None for a bare folder).
+
+    Args:
+        model: a model folder, a registry version name, or None for the default: the production
+            version, else the newest DPO twin, else the newest SFT twin, else the base model.
+        registry: the model registry.
+        base_model: the BASE_MODEL setting (None: the packaged SmolLM2).
+
+    Raises:
+        UnknownModelVersion: ``model`` is neither a folder nor a registered version.
+    """
+    if model is not None:
+        if Path(model).expanduser().is_dir():
+            return Path(model).expanduser(), None
+        version = registry.get(model)
+        return version.folder, version
+    version = registry.production() or registry.latest("dpo") or registry.latest("sft")
+    if version is not None:
+        return version.folder, version
+    return resolve_base_model(base_model, models_dir=registry.root), None
