@@ -13,24 +13,33 @@ from steps.evaluating.write_report import write_report
 
 
 @pipeline
-def evaluating(config: EvaluatingConfig) -> None:
+def evaluating(config: EvaluatingConfig, after: list[str] | None = None) -> str:
     """Score every model version (base, SFT, DPO) on the test split and promote the best one.
 
     Refuses, before any step runs, a run that cannot succeed: no model version yet, an
     unknown version, no dataset or an empty test split, no author, a required judge without
     an endpoint (unknown metric names are refused earlier, by the config).
 
+    When chained after training (``after``), the model versions do not exist yet when the run
+    is compiled: the same checks then run in the first step.
+
     Args:
         config: the validated evaluation config.
+        after: invocation ids of steps that must finish first (when chained by end_to_end).
+
+    Returns:
+        The invocation id of the last step, so a chaining pipeline can run ``after`` it.
     """
-    settings = get_settings()
-    plan_evaluation(
-        config,
-        registry=ModelRegistry(settings.models_dir),
-        datasets_root=settings.state_dir / "datasets",
-        judge_configured=bool(settings.openai_base_url),
-    )
-    answers = generate_answers(config=config)
+    if after is None:
+        settings = get_settings()
+        plan_evaluation(
+            config,
+            registry=ModelRegistry(settings.models_dir),
+            datasets_root=settings.state_dir / "datasets",
+            judge_configured=bool(settings.openai_base_url),
+        )
+    answers = generate_answers(config=config, after=after)
     results = score_answers(evaluation_answers=answers, config=config)
     decision = promote_model(evaluation_results=results, promotion=config.promotion)
-    write_report(evaluation_results=results, promotion_decision=decision)
+    report = write_report(evaluation_results=results, promotion_decision=decision)
+    return report.invocation_id

@@ -11,7 +11,7 @@ from steps.training.train_sft import train_sft
 
 
 @pipeline
-def training(config: TrainingConfig) -> None:
+def training(config: TrainingConfig, after: list[str] | None = None) -> str:
     """Fine-tune the twin: SFT with LoRA on the instruction dataset, then DPO on the preference dataset.
 
     The first step checks everything before any training (datasets, columns, base model,
@@ -20,12 +20,17 @@ def training(config: TrainingConfig) -> None:
 
     Args:
         config: the validated training config.
+        after: invocation ids of steps that must finish first (when chained by end_to_end).
+
+    Returns:
+        The invocation id of the last step, so a chaining pipeline can run ``after`` it.
     """
-    plan = plan_training(config=config)
+    plan = plan_training(config=config, after=after)
     sft = train_sft(plan=plan)
     dpo, preference = None, None
     if config.dpo.enabled:
         if config.self_play:
             preference = generate_self_play_preferences(plan=plan, sft=sft)
         dpo = train_dpo(plan=plan, sft=sft, preference=preference)
-    register_twin(plan=plan, sft=sft, dpo=dpo, preference=preference)
+    registered = register_twin(plan=plan, sft=sft, dpo=dpo, preference=preference)
+    return registered.invocation_id

@@ -74,6 +74,12 @@ PIPELINES: dict[str, PipelineEntry] = {
         "configs/evaluating.yaml",
         "score every model version and promote the best",
     ),
+    "end-to-end": PipelineEntry(
+        "pipelines.end_to_end:end_to_end",
+        "llm_engineering.configs.end_to_end:EndToEndConfig",
+        "configs/end_to_end.yaml",
+        "links to an evaluated, promoted twin: every stage chained from one config",
+    ),
 }
 
 
