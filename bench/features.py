@@ -86,6 +86,11 @@ def bench_corpus(corpus: Path) -> None:
         f"(everything else: {full.seconds - encode:.1f}s; chunking {full.embedding.chunk_seconds:.1f}s); "
         f"model load before the run: {load_seconds:.1f}s"
     )
+    e = full.embedding
+    print(
+        f"  stages: query {full.query.seconds:.1f}s, cleaning {full.cleaning.seconds:.1f}s, chunking "
+        f"{e.chunk_seconds:.1f}s, encode {e.encode_seconds:.1f}s, store writes {e.store_seconds:.1f}s"
+    )
     print(
         f"  unchanged rerun: {rerun.seconds:.3f}s = {rerun.seconds / full.seconds:.2%} of the full run "
         f"({rerun.cleaning.unchanged} unchanged, {rerun.embedding.chunks} chunks embedded)"
