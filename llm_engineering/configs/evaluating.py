@@ -20,7 +20,7 @@ from llm_engineering.model.evaluation.metrics import JUDGE_METRICS, METRIC_GROUP
 class GenerationSettings(StrictModel):
     """How each version answers the test instructions."""
 
-    max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 160
+    max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 128
     """Most tokens per answer."""
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     """0: greedy (deterministic, the default); above 0: sampling."""
@@ -32,6 +32,10 @@ class GenerationSettings(StrictModel):
     """Sampling seed."""
     device: str = "cpu"
     """Torch device of the models (``cpu``, ``cuda``, ``mps``)."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Weights' dtype: ``auto`` keeps the folder's (bf16 for the converted SmolLM2). In bf16, greedy
+    answers in a left-padded batch often differ from one-at-a-time answers (rounding of padded
+    positions); every version is answered with the same settings, so the comparison stays fair."""
 
 
 class PerplexitySettings(StrictModel):
@@ -120,7 +124,7 @@ class EvaluatingConfig(StrictModel):
     """Whose twin is evaluated ("First Last"); None: the author recorded with the trained versions."""
     dataset: Path | None = None
     """Instruction dataset folder; None: the newest under STATE_DIR/datasets/instruction."""
-    samples: Annotated[int, Field(ge=1, le=100_000)] = 24
+    samples: Annotated[int, Field(ge=1, le=100_000)] = 16
     """Test samples used (the first ones of the test split, which is shuffled with a seed)."""
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     metrics: list[str] = Field(default_factory=lambda: list(METRIC_GROUPS))

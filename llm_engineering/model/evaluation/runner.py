@@ -241,7 +241,8 @@ def answer_test_split(
         from llm_engineering.model.generation import load_causal_lm
 
         def load(version: ModelVersion) -> tuple[Any, Any]:
-            return load_causal_lm(version.folder, device=generation.device)
+            dtype = None if generation.dtype == "auto" else generation.dtype
+            return load_causal_lm(version.folder, device=generation.device, dtype=dtype)
 
     results = []
     for version in tqdm(plan.versions, desc="versions", unit="version", disable=not progress):
