@@ -165,7 +165,9 @@ def plan_evaluation(
         UnknownModelVersion: a version named in the config is not in the registry.
     """
     versions, production = _versions(config, registry)
-    folder = config.dataset or _trained_on(versions, datasets_root) or latest_dataset(datasets_root, "instruction")
+    folder = (
+        config.dataset or _trained_on(versions, datasets_root) or latest_dataset(datasets_root, "instruction")
+    )
     if folder is None:
         raise EvaluationInputError(f"no instruction dataset under {datasets_root}: {DATASET_FIX}")
     if not Path(folder).is_dir():
