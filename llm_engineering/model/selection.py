@@ -14,8 +14,9 @@ def choose_model(
     """The folder to load for ``model`` and its registry record (None for a bare folder).
 
     Args:
-        model: a model folder, a registry version name, or None for the default: the production
-            version, else the newest DPO twin, else the newest SFT twin, else the base model.
+        model: a model folder, a registry version name (``base`` works before any training), or
+            None for the default: the production version, else the newest DPO twin, else the
+            newest SFT twin, else the base model.
         registry: the model registry.
         base_model: the BASE_MODEL setting (None: the packaged SmolLM2).
 
@@ -25,6 +26,8 @@ def choose_model(
     if model is not None:
         if Path(model).expanduser().is_dir():
             return Path(model).expanduser(), None
+        if model == "base" and not (registry.versions_dir / "base.json").is_file():
+            return resolve_base_model(base_model, models_dir=registry.root), None  # before any training
         version = registry.get(model)
         return version.folder, version
     version = registry.production() or registry.latest("dpo") or registry.latest("sft")

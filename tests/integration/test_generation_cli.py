@@ -1,4 +1,4 @@
-"""`tools.twin generate` streams the newest twin's answer, or a named folder's."""
+"""`tools.twin generate` streams the newest twin's answer, or a named folder's or the base model's."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def test_generate_uses_the_newest_twin_and_a_named_folder(
 
     monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("LLM_TWIN_ENV_FILE", str(tmp_path / "no.env"))
+    monkeypatch.setenv("BASE_MODEL", str(tiny_model_dir))
     get_settings.cache_clear()
     registry = ModelRegistry(tmp_path / "state" / "models")
     registry.register(
@@ -32,6 +33,7 @@ def test_generate_uses_the_newest_twin_and_a_named_folder(
             cli, ["generate", "Hello", "--max-tokens", "5", "--model", str(tiny_model_dir)]
         )
         unknown = CliRunner().invoke(cli, ["generate", "Hello", "--model", "r9-dpo"])
+        base = CliRunner().invoke(cli, ["generate", "Hello", "--max-tokens", "5", "--model", "base"])
     finally:
         get_settings.cache_clear()
     assert newest.exit_code == 0, newest.output
@@ -40,3 +42,6 @@ def test_generate_uses_the_newest_twin_and_a_named_folder(
     answer = newest.output.splitlines()[1]
     assert answer.strip() and answer in named.output  # greedy: the same model, the same answer
     assert unknown.exit_code == 1 and "no model version 'r9-dpo'" in unknown.output
+    assert (
+        base.exit_code == 0 and f"[{tiny_model_dir}, as the twin of the author]" in base.output
+    )  # not yet registered
