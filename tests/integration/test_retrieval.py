@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -200,3 +201,47 @@ def test_rag_search_runs_a_queries_file_one_json_array_per_line(cli_env, tmp_pat
 def test_rag_search_needs_a_query_or_a_file(cli_env):
     result = _rag()
     assert result.exit_code == 2 and "give either QUERY or --queries-file" in result.output
+
+
+# -- the service's /rag against today's dense search ------------------------------------------
+
+
+def test_rag_finds_the_source_article_at_least_as_often_as_dense_search(
+    embedded_corpus, embedder, shared_corpus, warehouse_server
+):
+    from llm_engineering.application.rag.benchmark import handbook_pairs, hit_rate, label_questions
+    from llm_engineering.serving.app import create_app
+    from llm_engineering.serving.store import build_lexical_index
+    from llm_engineering.settings import Settings
+    from tests.serving_fixtures import API_KEY, LiveServer, auth
+
+    dataset = json.loads((shared_corpus / "instruct_datasets.json").read_text(encoding="utf-8"))
+    with QdrantEdgeStore(embedded_corpus.store_dir) as opened:
+        lexical = build_lexical_index(opened)
+        questions = label_questions(handbook_pairs(dataset), store=opened, lexical=lexical, embedder=embedder)
+        dense = hit_rate(
+            questions, lambda q: [hit.link for hit in search(q, store=opened, embedder=embedder, k=5)]
+        )
+    assert len(questions) >= 50  # held-out questions whose source article both signals agree on
+    settings = Settings(
+        _env_file=None,
+        state_dir=embedded_corpus.state_dir,
+        twin_backend="echo",
+        serving_api_key=API_KEY,
+        database_host=warehouse_server.uri,
+        database_name="no_users_here",
+    )
+    with (
+        LiveServer(create_app(settings)) as live,
+        httpx.Client(base_url=live.url, headers=auth(), timeout=60) as http,
+    ):
+
+        def served(question: str) -> list[str]:
+            body = http.post("/rag", json={"query": question, "k": 5, "generate": False}).json()
+            return [item["link"] for item in body["context"]]
+
+        hybrid = hit_rate(questions, served)
+    print(
+        f"hit rate at 5 on {len(questions)} held-out questions: /rag {hybrid:.3f}, dense search {dense:.3f}"
+    )
+    assert hybrid >= dense
