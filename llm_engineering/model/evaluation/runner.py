@@ -433,17 +433,18 @@ def _score_attribution(
 ) -> None:
     settings = config.attribution
     base = next((v for v in answers.versions if v.stage == "base"), None)
-    others = (
-        other_author_passages(
-            store,
-            author=answers.author,
-            max_passages=settings.max_other_passages,
-            max_words=settings.max_words,
-            seed=settings.seed,
-        )
-        if store is not None
-        else []
-    )
+    others: list[str] = []
+    if store is not None:
+        try:
+            others = other_author_passages(
+                store,
+                author=answers.author,
+                max_passages=settings.max_other_passages,
+                max_words=settings.max_words,
+                seed=settings.seed,
+            )
+        except LLMTwinError as exc:  # a busy or broken store: contrast with the base answers only
+            notes.append(f"attribution_rate: other authors not read from the feature store: {exc}")
     try:
         found = attribution_rates(
             author_texts=answers.author_texts,
@@ -482,9 +483,9 @@ def _score_retrieval(
     if store is None or embedder is None:
         notes.append("retrieval: no vector store or embedding model given; not scored")
         return {}
-    documents = list(iter_cleaned_documents(store, author_full_names=[answers.author]))
-    targets = source_document_ids([s.reference for s in answers.samples], documents)
     try:
+        documents = list(iter_cleaned_documents(store, author_full_names=[answers.author]))
+        targets = source_document_ids([s.reference for s in answers.samples], documents)
         found = retrieval_scores(
             [s.instruction for s in answers.samples],
             targets,
