@@ -69,8 +69,19 @@ def app_factory():
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
-def main(host: str, port: int, log_level: str) -> None:
+@click.option(
+    "--torch-threads",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Threads of each torch computation (OMP_NUM_THREADS, unless already set). Retrieval and decoding "
+    "run in threads of their own, so one each keeps a small machine from being oversubscribed.",
+)
+def main(host: str, port: int, log_level: str, torch_threads: int) -> None:
     """Serve the twin: OpenAI-compatible /v1/chat/completions, /rag, /poe, /v1/suggestions, control API, chat page."""
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(torch_threads))  # before torch is imported
     import uvicorn
 
     uvicorn.run("tools.serve:app_factory", factory=True, host=host, port=port, log_level=log_level)

@@ -234,6 +234,15 @@ class Services:
         )
 
 
+def _import_model_libraries(services: Services) -> None:
+    if services.backend.kind == "local":
+        import transformers
+
+        _ = transformers.AutoModelForCausalLM, transformers.AutoTokenizer
+    if services.rag is not None:
+        import sentence_transformers  # noqa: F401
+
+
 def _chunk(
     completion_id: str, created: int, model: str, delta: dict, finish: str | None, **extra: Any
 ) -> str:
@@ -297,6 +306,9 @@ def create_app(
                 except Exception:
                     logger.exception("retrieval failed to start")
 
+        # Import the heavy libraries once, in one thread: transformers' lazy modules are not safe
+        # to import from two threads at once (the model and the embedder load in parallel below).
+        await asyncio.to_thread(_import_model_libraries, services)
         tasks = [asyncio.create_task(start_rag()), asyncio.create_task(services.backend.start())]
         app.state.startup = tasks
         try:
@@ -549,7 +561,7 @@ def create_app(
     async def rag_endpoint(body: RagRequest) -> RagResponse:
         """The context for ``query`` (title, link, author, score, content) and, unless ``generate`` is false, the twin's answer."""
         model = TWIN_MODEL_ID
-        twin_author = await run_in_threadpool(services.backend.author, model) if body.generate else None
+        twin_author = await run_in_threadpool(services.backend.author, model)
         result = await services.context(body.query, k=body.k, author=body.author, default_author=twin_author)
         chunks = result.chunks if result is not None else []
         answer = None

@@ -1,7 +1,10 @@
 """Retrieval inside the service: the store snapshots, the embedding model, the known authors, one retriever.
 
 Built once per process by the app's start-up; every request calls :meth:`RagService.retrieve`
-in a worker thread (it embeds and searches: blocking work).
+in a worker thread (it embeds and searches: blocking work). Every new snapshot of the store
+re-reads the warehouse's authors and rebuilds the suggested questions
+(``STATE_DIR/suggestions/suggestions.json``); :func:`refresh_suggestions` does the same from
+the command line or a pipeline, after a feature pipeline run.
 """
 
 from __future__ import annotations
@@ -69,7 +72,15 @@ class RagService:
         return sorted(set(self._authors) | stored)
 
     def _on_swap(self, snapshot: Snapshot) -> None:
+        """A new snapshot: re-read the warehouse's authors and rebuild the suggestions from its cleaned documents."""
         self._authors = warehouse_authors(self.settings)
+        try:
+            with self._suggestions_lock:
+                build_suggestions(
+                    iter_cleaned_documents(snapshot.store), directory=self.suggestions_path.parent
+                )
+        except Exception:  # suggestions are a nicety: keep serving with the previous file
+            logger.exception("suggestions were not rebuilt")
 
     def start(self) -> None:
         """Load the embedding model, take the first snapshot, start refreshing (blocking: call in a thread)."""
@@ -149,3 +160,11 @@ class RagService:
         if not path.is_file():
             return []
         return load_suggestions(path, author=author, n=n)
+
+
+def refresh_suggestions(settings: Settings) -> Path:
+    """Build the suggestions file from the store of ``settings`` (call after the feature pipeline)."""
+    from llm_engineering.infrastructure.vector_stores import build_vector_store
+
+    with build_vector_store(settings) as store:
+        return build_suggestions(iter_cleaned_documents(store), directory=settings.state_dir / "suggestions")
