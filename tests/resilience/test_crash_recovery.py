@@ -163,3 +163,35 @@ def test_feature_pipeline_killed_mid_embedding_then_rerun_embeds_every_document_
     again = _finish("feature-engineering", "--config", str(config))
     assert _chunk_counts(state_dir)[0] == keys
     assert "0 new" in again or "unchanged" in again
+
+
+def test_training_killed_after_a_checkpoint_then_rerun_resumes_and_registers_once(
+    project_env, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from llm_engineering.model.registry import ModelRegistry
+    from tests.model_fixtures import save_training_datasets
+
+    state_dir = Path(os.environ["STATE_DIR"])
+    save_training_datasets(state_dir / "datasets", rows=12)
+    overrides = [
+        f"--set=base_model={tiny_model_dir}",
+        "--set=sft.max_steps=30",
+        "--set=sft.save_steps=2",
+        "--set=sft.packing=false",
+        "--set=dpo.max_steps=2",
+    ]
+
+    run = _Run("training", *overrides)
+    runs = state_dir / "models" / "runs"
+    run.kill_when(lambda: any(runs.glob("*/sft/checkpoints/checkpoint-4")))
+
+    output = _finish("training", *overrides)
+
+    assert "resumed from checkpoint-" in output
+    [run_dir] = runs.iterdir()  # the rerun found the killed run's folder
+    registry = ModelRegistry(state_dir / "models")
+    names = sorted(version.name for version in registry.versions() if version.stage != "base")
+    assert names == [f"{run_dir.name}-dpo", f"{run_dir.name}-sft"]  # each stage registered once
+    sft = registry.get(f"{run_dir.name}-sft")
+    assert sft.metrics["sft_steps"] == 30
+    assert (sft.folder / "config.json").is_file()

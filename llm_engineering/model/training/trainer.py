@@ -200,6 +200,22 @@ def merge_adapter(
     return destination
 
 
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """The newest checkpoint that was written to the end, or None.
+
+    The Trainer writes ``trainer_state.json`` last; a run killed while saving leaves a folder
+    without it, which is skipped (and overwritten when training reaches that step again).
+    """
+    complete = [
+        folder
+        for folder in checkpoints.glob("checkpoint-*")
+        if folder.name.removeprefix("checkpoint-").isdigit() and (folder / "trainer_state.json").is_file()
+    ]
+    if not complete:
+        return None
+    return str(max(complete, key=lambda folder: int(folder.name.removeprefix("checkpoint-"))))
+
+
 def train_stage(
     stage: Stage,
     *,
@@ -233,7 +249,6 @@ def train_stage(
     """
     from accelerate import PartialState
     from peft import LoraConfig
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import DPOTrainer, SFTTrainer
 
     done = completed_stage(stage_dir)
@@ -242,7 +257,7 @@ def train_stage(
         return done
     checkpoints = stage_dir / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
-    resume = get_last_checkpoint(str(checkpoints))
+    resume = last_complete_checkpoint(checkpoints)
     tokenizer = load_tokenizer(model_folder)
     model = _load_model(model_folder, bf16=bf16, quantization=quantization or QuantizationSettings())
     trainer_class = SFTTrainer if stage == "sft" else DPOTrainer
