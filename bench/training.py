@@ -145,7 +145,7 @@ def _perplexity(folder: Path, passages: list[str], *, author: str) -> float:
     return result.perplexity
 
 
-def _author_perplexity(corpus: Path, *, steps: int, work: Path) -> None:
+def _author_perplexity(corpus: Path, *, steps: int, max_length: int, work: Path) -> None:
     from llm_engineering.application.datasets.storage import save_dataset, to_dataset_dict
     from llm_engineering.configs.training import TrainingConfig
     from llm_engineering.domain.dataset import DatasetType, InstructionSample
@@ -182,7 +182,7 @@ def _author_perplexity(corpus: Path, *, steps: int, work: Path) -> None:
     config = TrainingConfig.model_validate(
         {
             "author": twin,
-            "sft": {"max_steps": steps, "max_length": 256, "save_steps": 10_000},
+            "sft": {"max_steps": steps, "max_length": max_length, "save_steps": 10_000},
             "dpo": {"enabled": False},
         }
     )
@@ -248,7 +248,7 @@ def main(
             get_settings().models_dir / "base", target_is_directory=True
         )
         if author_perplexity:
-            _author_perplexity(corpus, steps=steps, work=work_dir)
+            _author_perplexity(corpus, steps=steps, max_length=max_length, work=work_dir)
             return
         _handbook_datasets(corpus, work_dir / "datasets")
         rows = []
