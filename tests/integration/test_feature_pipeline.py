@@ -424,7 +424,7 @@ def test_a_programming_error_fails_the_run_instead_of_counting_as_a_bad_document
 ):
     _seed(warehouse)
 
-    def broken(document):
+    def broken(document, **_):
         raise TypeError("a bug in the cleaning code")
 
     monkeypatch.setattr(flow, "clean_document", broken)
@@ -554,3 +554,38 @@ def test_the_zenml_pipeline_runs_incrementally_and_refuses_unknown_authors(proje
 
     unknown = _run_pipeline("--config", str(config), "--set", "author_full_names=[Nobody Here]")
     assert unknown.exit_code == 1 and "run failed" in unknown.output
+
+
+PROMO = "Check out the full-fledged version of the article on our Medium publication. It's FREE"
+
+
+def test_a_promotional_line_repeated_across_an_authors_documents_is_dropped(warehouse, edge_store, embedder):
+    ada, _ = warehouse.get_or_create(UserDocument, first_name="Ada", last_name="Lovelace")
+
+    def article(slug: str, promo: bool) -> ArticleDocument:
+        body = _paragraphs(slug) + (f"\n\n{PROMO}" if promo else "")
+        return ArticleDocument(
+            content={
+                "Title": slug.title(),
+                "Subtitle": "",
+                "Content": f"{PROMO}\n\n{body}" if promo else body,
+            },
+            platform="blog.example",
+            author_id=ada.id,
+            author_full_name=ada.full_name,
+            link=f"https://blog.example/{slug}",
+        )
+
+    warehouse.bulk_insert([article(slug, promo=True) for slug in ("looms", "engines", "numbers")])
+    factory = Factory(embedder)
+    first = _run(warehouse, edge_store, factory, "Ada Lovelace")
+    assert first.cleaning.new == 3
+    texts = [d.content for d in iter_cleaned_documents(edge_store)]
+    assert all("Medium publication" not in text and "Feature pipelines clean" in text for text in texts)
+
+    # The line was boilerplate only because it repeats: with one fewer promo it is still repeated in
+    # three of four documents; a new article without it leaves the others' versions unchanged.
+    warehouse.bulk_insert([article("cards", promo=False)])
+    second = _run(warehouse, edge_store, factory, "Ada Lovelace")
+    assert (second.cleaning.new, second.cleaning.unchanged) == (1, 3)
+    assert _run(warehouse, edge_store, factory, "Ada Lovelace").cleaning.unchanged == 4

@@ -40,9 +40,16 @@ class MassRemovalRefused(LLMTwinError):
     """Most of an author's stored documents are missing from the warehouse; nothing was removed."""
 
 
-def cleaning_version(source_hash: str) -> str:
-    """The version of a cleaned document: its raw content and today's cleaning rules."""
-    return content_digest(f"{source_hash}|cleaning:{cleaning_rules.RULES_VERSION}")
+def cleaning_version(source_hash: str, boilerplate_digest: str = "") -> str:
+    """The version of a cleaned document: its raw content, today's cleaning rules and its author's
+    repeated lines (a new promotional line across the author's documents re-cleans them once)."""
+    suffix = f"|boilerplate:{boilerplate_digest}" if boilerplate_digest else ""
+    return content_digest(f"{source_hash}|cleaning:{cleaning_rules.RULES_VERSION}{suffix}")
+
+
+def boilerplate_digest(lines: frozenset[str]) -> str:
+    """A digest of an author's repeated lines; empty for none, so such documents keep their version."""
+    return content_digest("\n".join(sorted(lines))) if lines else ""
 
 
 def embedding_version(document: CleanedDocument, *, model_name: str, chunking: ChunkingSettings) -> str:
@@ -92,8 +99,17 @@ class CleaningPlan:
     missing: dict[DataCategory, list[str]] = field(default_factory=dict)
 
 
-def plan_cleaning(index: WarehouseIndex, stored: dict[DocumentKey, StoredState]) -> CleaningPlan:
-    """Sort the index's documents into new, changed and unchanged; find the stored ones gone from it."""
+def plan_cleaning(
+    index: WarehouseIndex,
+    stored: dict[DocumentKey, StoredState],
+    *,
+    boilerplate: dict[str, str] | None = None,
+) -> CleaningPlan:
+    """Sort the index's documents into new, changed and unchanged; find the stored ones gone from it.
+
+    ``boilerplate`` maps an author id to the digest of their repeated lines (:func:`boilerplate_digest`).
+    """
+    boilerplate = boilerplate or {}
     plan = CleaningPlan()
     seen: set[DocumentKey] = set()
     for ref in index.documents:
@@ -102,7 +118,9 @@ def plan_cleaning(index: WarehouseIndex, stored: dict[DocumentKey, StoredState])
         previous = stored.get(key)
         if previous is None:
             plan.new += 1
-        elif previous.cleaning_version == cleaning_version(ref.content_hash):
+        elif previous.cleaning_version == cleaning_version(
+            ref.content_hash, boilerplate.get(ref.author_id, "")
+        ):
             plan.unchanged += 1
             continue
         else:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from llm_engineering.application.features.bookkeeping import (
+    boilerplate_digest,
     check_mass_removal,
     cleaning_version,
     embedding_version,
@@ -31,7 +32,7 @@ from llm_engineering.application.features.writer import (
     write_cleaned,
 )
 from llm_engineering.application.preprocessing.chunking import chunk_document
-from llm_engineering.application.preprocessing.cleaning import clean_document
+from llm_engineering.application.preprocessing.cleaning import author_boilerplate, clean_document
 from llm_engineering.application.preprocessing.embedding import EmbeddingStats, TextEmbedder, embed_chunks
 from llm_engineering.configs.features import ChunkingSettings, FeatureEngineeringConfig
 from llm_engineering.domain.cleaned_documents import CleanedDocument
@@ -137,6 +138,21 @@ def _raise_if_failures_exceed(failed: dict[str, str], *, documents: int, thresho
         )
 
 
+def author_repeated_lines(warehouse: Any, index: WarehouseIndex) -> dict[str, frozenset[str]]:
+    """Each author's lines that repeat across their articles and posts (promotions, sign-offs).
+
+    Read from all of the author's documents, not only the ones to clean, so the set (and the
+    cleaning version that includes its digest) does not depend on what changed.
+    """
+    texts: dict[str, list[str]] = {}
+    prose = [ref for ref in index.documents if ref.category != DataCategory.REPOSITORIES]
+    for document in read_documents(warehouse, prose):
+        content = document.content.get("Content") if isinstance(document.content, dict) else None
+        if isinstance(content, str):
+            texts.setdefault(document.author_id, []).append(content)
+    return author_boilerplate(texts)
+
+
 def clean_documents(
     index: WarehouseIndex,
     *,
@@ -172,7 +188,9 @@ def clean_documents(
     if index.warehouse_empty:
         return CleaningReport(warehouse_empty=True, seconds=time.perf_counter() - started)
     stored = read_stored(store, author_ids=list(index.authors))
-    plan = plan_cleaning(index, stored)
+    repeated = author_repeated_lines(warehouse, index)
+    digests = {author_id: boilerplate_digest(lines) for author_id, lines in repeated.items()}
+    plan = plan_cleaning(index, stored, boilerplate=digests)
     check_mass_removal(
         plan, stored, authors=index.authors, threshold=mass_removal_threshold, allowed=allow_mass_removal
     )
@@ -189,7 +207,7 @@ def clean_documents(
             continue
         try:
             check_document(document)
-            result = clean_document(document)
+            result = clean_document(document, boilerplate=repeated.get(document.author_id, frozenset()))
         except (
             ValueError
         ) as exc:  # a malformed document (validation errors included); a bug still fails the run
@@ -203,7 +221,8 @@ def clean_documents(
             continue
         counts["changed" if previous else "new"] += 1
         # No embedding_version: pending until its chunks of this version are stored.
-        cleaned.append(result.model_copy(update={"cleaning_version": cleaning_version(result.source_hash)}))
+        version = cleaning_version(result.source_hash, digests.get(document.author_id, ""))
+        cleaned.append(result.model_copy(update={"cleaning_version": version}))
     _raise_if_failures_exceed(failed, documents=len(index.documents), threshold=failure_threshold)
     remove_documents(store, removed)
     written = write_cleaned(store, cleaned, batch_size=batch_size)
