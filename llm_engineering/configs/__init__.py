@@ -13,6 +13,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from llm_engineering.domain.exceptions import ConfigError
+from llm_engineering.domain.names import name_key
 
 C = TypeVar("C", bound="StrictModel")
 
@@ -21,11 +22,15 @@ def _normalise_author_names(names: list[str]) -> list[str]:
     normalised = [" ".join(name.split()) for name in names]
     if any(not name for name in normalised):
         raise ValueError("an author name is blank")
-    return list(dict.fromkeys(normalised))
+    # Duplicates by the matching key ("ada lovelace" and "Ada  Lovelace" are one author); first spelling kept.
+    kept: dict[str, str] = {}
+    for name in normalised:
+        kept.setdefault(name_key(name), name)
+    return list(kept.values())
 
 
 AuthorNames = Annotated[list[str], Field(min_length=1), AfterValidator(_normalise_author_names)]
-"""Authors as stored ("First Last"): whitespace folded, duplicates dropped, blanks refused."""
+"""Authors as stored ("First Last"): whitespace folded, duplicates (by case and spacing) dropped, blanks refused."""
 
 
 class StrictModel(BaseModel):

@@ -9,12 +9,11 @@ import pytest
 
 from llm_engineering.application.datasets.extracts import (
     build_extracts,
-    count_cleaned_documents,
     extract_spans,
     measure,
     split_document,
 )
-from llm_engineering.application.feature_store import iter_cleaned_documents
+from llm_engineering.application.feature_store import count_cleaned_documents, iter_cleaned_documents
 from llm_engineering.application.preprocessing.cleaning import clean_article, clean_post
 from llm_engineering.domain.cleaned_documents import CleanedDocument, cleaned_collection
 from llm_engineering.domain.types import DataCategory

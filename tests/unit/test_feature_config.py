@@ -26,7 +26,7 @@ def test_command_line_overrides_win_and_names_are_normalised():
         FeatureEngineeringConfig,
         YAML,
         [
-            "author_full_names=[' Ada   Lovelace ', Ada Lovelace, Grace Hopper]",
+            "author_full_names=[' Ada   Lovelace ', ada lovelace, Grace Hopper]",
             "chunking.posts.chunk_size=64",
         ],
     )

@@ -26,14 +26,13 @@ import hashlib
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 from tqdm.auto import tqdm
 
-from llm_engineering.application.feature_store import iter_cleaned_documents
 from llm_engineering.application.preprocessing.markdown import (
     Block,
     BlockKind,
@@ -43,43 +42,12 @@ from llm_engineering.application.preprocessing.markdown import (
     sentence_spans,
     strip_span,
 )
-from llm_engineering.domain.cleaned_documents import CleanedDocument, cleaned_collection
+from llm_engineering.domain.cleaned_documents import CleanedDocument
 from llm_engineering.domain.dataset import Extract
-from llm_engineering.domain.types import DataCategory
-from llm_engineering.domain.vector_store import VectorStore
 
 Unit = Literal["characters", "words"]
 
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s+(?P<text>\S.*?)\s*#*\s*$")
-
-
-# -- reading the feature store ---------------------------------------------------------
-
-
-def count_cleaned_documents(
-    store: VectorStore,
-    *,
-    categories: Iterable[DataCategory | str] = tuple(DataCategory),
-    author_full_names: Sequence[str] | None = None,
-) -> int:
-    """How many cleaned documents of ``categories`` (and authors) the feature store holds."""
-    filters: dict[str, Any] = {"author_full_name": list(author_full_names)} if author_full_names else {}
-    total = 0
-    for category in categories:
-        name = cleaned_collection(category)
-        if store.collection_exists(name):
-            total += store.count(name, filters=filters)
-    return total
-
-
-def stored_authors(
-    store: VectorStore, *, categories: Iterable[DataCategory | str] = tuple(DataCategory)
-) -> list[str]:
-    """Names of the authors with cleaned documents, for messages about an unknown author."""
-    names: set[str] = set()
-    for document in iter_cleaned_documents(store, categories=categories):
-        names.add(document.author_full_name)
-    return sorted(names)
 
 
 # -- cutting ---------------------------------------------------------------------------
