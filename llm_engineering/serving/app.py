@@ -307,9 +307,16 @@ def create_app(
                     logger.exception("retrieval failed to start")
 
         # Import the heavy libraries once, in one thread: transformers' lazy modules are not safe
-        # to import from two threads at once (the model and the embedder load in parallel below).
+        # to import from two threads at once.
         await asyncio.to_thread(_import_model_libraries, services)
-        tasks = [asyncio.create_task(start_rag()), asyncio.create_task(services.backend.start())]
+
+        async def start_all() -> None:
+            # One after the other: transformers' loading uses process-wide state (meta-device
+            # initialisation), so two models loading in two threads at once corrupt each other.
+            await start_rag()
+            await services.backend.start()
+
+        tasks = [asyncio.create_task(start_all())]
         app.state.startup = tasks
         try:
             yield

@@ -29,6 +29,9 @@ from llm_engineering.serving.errors import APIError
 
 logger = logging.getLogger(__name__)
 
+MODEL_LOADING = threading.Lock()
+"""Held while a model loads: transformers' loading uses process-wide state, so two loads must not overlap."""
+
 TWIN_MODEL_ID = "llm-twin"
 """The model id that always means "the twin this server serves" (production version or folder)."""
 ECHO_MODEL_ID = "echo"
@@ -317,7 +320,8 @@ class LocalTwinBackend:
         name, folder, author, stamp = self._target(model)
         if not (folder / "config.json").is_file():
             raise APIError(503, f"model {name} has no weights at {folder}")
-        net, tokenizer = load_causal_lm(folder, dtype=self.dtype)
+        with MODEL_LOADING:
+            net, tokenizer = load_causal_lm(folder, dtype=self.dtype)
         scheduler = BatchScheduler(net, tokenizer, eos_ids=_eos_ids(net, tokenizer), max_batch=self.max_batch)
         max_positions = int(getattr(net.config, "max_position_embeddings", 2048) or 2048)
         logger.info("loaded %s from %s", name, folder)

@@ -93,8 +93,11 @@ class RagService:
 
             llm = build_endpoint_client(settings, default_max_tokens=200, temperature=0.0)
         reranker = CrossEncoderReranker(settings.rerank_model_id) if settings.rerank_model_id else None
+        from llm_engineering.serving.backends import MODEL_LOADING
+
         try:
-            embedder = build_embedder(settings)
+            with MODEL_LOADING:
+                embedder = build_embedder(settings)
         except Exception as exc:
             self.error = f"embedding model failed to load: {exc}"
             raise
