@@ -14,11 +14,10 @@ import re
 from collections.abc import Iterable, Sequence
 
 from llm_engineering.application.datasets.ports import ChatMessage, LLMClient, LLMError
+from llm_engineering.domain.names import name_key
 
-
-def fold_name(name: str) -> str:
-    """A name folded for comparison: case-insensitive, runs of whitespace as one space."""
-    return " ".join(name.split()).casefold()
+fold_name = name_key
+"""A name folded for comparison (the project's one normaliser): case-insensitive, runs of whitespace as one space."""
 
 
 def match_author(name: str | None, known_authors: Iterable[str]) -> str | None:
