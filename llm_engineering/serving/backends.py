@@ -329,10 +329,9 @@ class LocalTwinBackend:
 
     async def _get(self, model: str) -> _Loaded:
         loaded = self._loaded.get(model)
+        follows_production = model == TWIN_MODEL_ID and not self.twin_model
         if loaded is not None and not (
-            model == TWIN_MODEL_ID
-            and not self.twin_model
-            and loaded.stamp != self.registry.production_stamp()
+            follows_production and loaded.stamp != await asyncio.to_thread(self.registry.production_stamp)
         ):
             return loaded
         pending = self._loading.get(model)
@@ -384,8 +383,12 @@ class LocalTwinBackend:
         from llm_engineering.model.chat import render_prompt
 
         loaded = await self._get(model)
-        prompt = render_prompt(loaded.tokenizer, messages)
-        prompt_ids = loaded.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+
+        def tokenize() -> list[int]:
+            prompt = render_prompt(loaded.tokenizer, messages)
+            return loaded.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+
+        prompt_ids = await asyncio.to_thread(tokenize)
         if len(prompt_ids) + params.max_tokens > loaded.max_positions:
             raise APIError(
                 400,
