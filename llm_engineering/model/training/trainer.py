@@ -44,6 +44,8 @@ class StageResult(BaseModel):
         steps: optimizer steps done in total (earlier sessions included).
         losses: ``[step, loss]`` pairs as logged.
         seconds: training time of the last session (a resumed run counts only its own part).
+        cpu_seconds: CPU time of the process in that time, all threads: unlike ``seconds``, it
+            hardly changes when other processes share the cores.
         trained_tokens: non-padding tokens fed to the model in the last session.
         processed_tokens: tokens fed including padding.
         tokens_per_second: ``trained_tokens / seconds``.
@@ -59,6 +61,7 @@ class StageResult(BaseModel):
     steps: int
     losses: list[tuple[int, float]]
     seconds: float
+    cpu_seconds: float = 0.0
     trained_tokens: int
     processed_tokens: int
     tokens_per_second: float
@@ -87,6 +90,7 @@ class StageResult(BaseModel):
             f"{self.stage}_tokens_per_second": round(self.tokens_per_second, 1),
             f"{self.stage}_padding_share": round(self.padding_share, 4),
             f"{self.stage}_seconds": round(self.seconds, 1),
+            f"{self.stage}_cpu_seconds": round(self.cpu_seconds, 1),
             f"{self.stage}_peak_memory_mb": round(self.peak_memory_mb),
             **{f"{self.stage}_{k.replace('/', '_')}": v for k, v in self.metrics.items()},
         }
@@ -273,9 +277,9 @@ def train_stage(
     trainer.data_collator = counter
     if resume:
         logger.info("%s: resuming from %s", stage, resume)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     output = trainer.train(resume_from_checkpoint=resume)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     adapter = stage_dir / "adapter"
     trainer.save_model(str(adapter))
     history = trainer.state.log_history
@@ -302,6 +306,7 @@ def train_stage(
             steps=steps,
             losses=losses,
             seconds=seconds,
+            cpu_seconds=cpu_seconds,
             trained_tokens=counter.trained,
             processed_tokens=counter.processed,
             tokens_per_second=counter.trained / seconds if seconds else 0.0,
