@@ -275,7 +275,15 @@ def test_poe_settings_key_and_malformed_requests(server):
     )
     assert settings.status_code == 200 and settings.json()["introduction_message"]
     assert httpx.post(f"{server.url}/poe", json={"type": "settings"}, headers=auth()).status_code == 401
-    for body in ({"type": "nonsense"}, [], {"type": "query"}):
+    ids = {"version": "1.2", "message_id": "m", "user_id": "u", "conversation_id": "c"}
+    for report in (
+        {**ids, "type": "report_feedback", "feedback_type": "like"},
+        {**ids, "type": "report_reaction", "reaction": "heart"},
+        {"version": "1.2", "type": "report_error", "message": "boom", "metadata": {}},
+    ):
+        response = httpx.post(f"{server.url}/poe", json=report, headers=auth("poe-key"))
+        assert response.status_code == 200 and response.json() == {}, report
+    for body in ({"type": "nonsense"}, [], {"type": "query"}, {"version": "1.2", "type": "report_feedback"}):
         response = httpx.post(f"{server.url}/poe", json=body, headers=auth("poe-key"))
         assert response.status_code == 400, response.text
 
