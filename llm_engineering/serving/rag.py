@@ -37,6 +37,23 @@ def warehouse_authors(settings: Settings, *, timeout_ms: int = 1500) -> list[str
         return []
 
 
+def remove_stale_snapshots(folder: Path) -> None:
+    """Delete the snapshot folders of services that are gone (``snapshots-<pid>-*`` of a dead pid)."""
+    import os
+    import shutil
+
+    for path in folder.glob("snapshots-*-*"):
+        pid = path.name.split("-")[1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:  # alive, someone else's
+            continue
+
+
 class RagService:
     """Snapshots of the store + the retriever + the suggestions file.
 
@@ -87,6 +104,7 @@ class RagService:
         from llm_engineering.infrastructure.embeddings import build_embedder
 
         settings = self.settings
+        remove_stale_snapshots(self.workdir.parent)
         llm = None
         if settings.rag_llm:
             from llm_engineering.infrastructure.llm import build_endpoint_client
