@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,14 +148,22 @@ def embed_into(state_dir: Path, warehouse: Any) -> int:
         return report.embedding.chunks
 
 
+_DEMO_STATES: dict[str, DemoState] = {}
+"""Built demo states by warehouse URI: each test module that imports the fixture gets its own copy of
+the fixture definition, so without this the corpus would be embedded once per module."""
+
+
 @pytest.fixture(scope="session")
-def demo_state(
-    warehouse_server: WarehouseServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DemoState]:
-    """The demo author in a warehouse database of their own, embedded into a fresh state folder (once per session)."""
+def demo_state(warehouse_server: WarehouseServer, tmp_path_factory: pytest.TempPathFactory) -> DemoState:
+    """The demo author in a warehouse database of their own, embedded into a fresh state folder (once per session).
+
+    The database and folder live as long as the session's warehouse server and temporary folders.
+    """
     from llm_engineering.domain.documents import UserDocument
     from llm_engineering.infrastructure.warehouse import connect
 
+    if warehouse_server.uri in _DEMO_STATES:
+        return _DEMO_STATES[warehouse_server.uri]
     name = f"serving_{uuid.uuid4().hex[:8]}"
     state_dir = tmp_path_factory.mktemp("serving-state")
     with connect(warehouse_server.uri, name) as warehouse:
@@ -164,8 +171,8 @@ def demo_state(
         user, _ = warehouse.get_or_create(UserDocument, first_name=first, last_name=last)
         warehouse.bulk_insert(demo_documents(user.id))
         chunks = embed_into(state_dir, warehouse)
-        yield DemoState(state_dir, warehouse_server.uri, name, chunks)
-        warehouse.database.client.drop_database(name)
+    state = _DEMO_STATES[warehouse_server.uri] = DemoState(state_dir, warehouse_server.uri, name, chunks)
+    return state
 
 
 def auth(key: str = API_KEY) -> dict[str, str]:
