@@ -137,8 +137,52 @@ def _nx27017_executable() -> str:
     return found
 
 
+class _PidFileProcess:
+    """A background process of ours, known by its pid file and its command line (never a stranger's pid)."""
+
+    host: str
+    port: int
+
+    @property
+    def pid_file(self) -> Path:
+        raise NotImplementedError
+
+    @property
+    def log_file(self) -> Path:
+        raise NotImplementedError
+
+    def is_our_command(self, command: list[str]) -> bool:
+        raise NotImplementedError
+
+    def _pid(self) -> int | None:
+        return _read_pid(self.pid_file, is_ours=self.is_our_command)
+
+    def _spawn(self, command: list[str], *, timeout: float, what: str) -> None:
+        """Start ``command`` in its own session, output to the log, and wait until it listens."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(process.pid))
+        try:
+            wait_for_port(self.host, self.port, timeout=timeout, process=process)
+        except ServiceError as exc:
+            self.stop()
+            raise ServiceError(f"{what} did not start: {exc}; see {self.log_file}") from exc
+
+    def stop(self, *, timeout: float = 10.0) -> bool:
+        """Stop the process that :meth:`start` ran; a pid file naming another process is removed, that
+        process left alone. Returns whether ours was running."""
+        return _stop_pid(self._pid(), self.pid_file, timeout=timeout)
+
+
 @dataclass(frozen=True)
-class WarehouseServer:
+class WarehouseServer(_PidFileProcess):
     """The embedded MongoDB wire-protocol server (nx-27017) with its data under ``data_dir``."""
 
     data_dir: Path
@@ -162,9 +206,6 @@ class WarehouseServer:
         runs_nx27017 = any(Path(part).name == "nx-27017" for part in command[:2])
         return runs_nx27017 and "--data-dir" in command and str(self.data_dir) in command
 
-    def _pid(self) -> int | None:
-        return _read_pid(self.pid_file, is_ours=self.is_our_command)
-
     def status(self) -> ServiceStatus:
         pid = self._pid()
         listening = port_open(self.host, self.port)
@@ -183,7 +224,6 @@ class WarehouseServer:
                 f"port {self.port} on {self.host} is taken by another process (not the LLM Twin warehouse); "
                 "stop it, or point DATABASE_HOST at it if it is a MongoDB you want to use"
             )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
             _nx27017_executable(),
             "--data-dir",
@@ -197,29 +237,9 @@ class WarehouseServer:
             "--pid-file",
             str(self.data_dir / "nx-27017.daemon.pid"),
         ]
-        with open(self.log_file, "ab") as log:
-            process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self.pid_file.write_text(str(process.pid))
-        try:
-            wait_for_port(self.host, self.port, timeout=timeout, process=process)
-        except ServiceError as exc:
-            self.stop()
-            raise ServiceError(f"nx-27017 did not start: {exc}; see {self.log_file}") from exc
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._spawn(command, timeout=timeout, what="nx-27017")
         return self.status()
-
-    def stop(self, *, timeout: float = 10.0) -> bool:
-        """Stop the server started by :meth:`start`; returns whether one was running.
-
-        Only a process whose command line is this folder's nx-27017 server is signalled; a
-        stale pid file naming another process is removed and that process left alone.
-        """
-        return _stop_pid(self._pid(), self.pid_file, timeout=timeout)
 
 
 def _zenml_executable() -> str:
@@ -286,7 +306,7 @@ class ZenMLServer:
 
 
 @dataclass(frozen=True)
-class ApiServer:
+class ApiServer(_PidFileProcess):
     """The inference service (``python -m tools.serve``) run in the background, its pid and log in ``state_dir``.
 
     Used by ``poe demo`` and ``local-infrastructure-up --api``; ``poe serve`` runs it in the foreground.
@@ -311,9 +331,6 @@ class ApiServer:
     def is_our_command(self, command: list[str]) -> bool:
         """Whether ``command`` is ``python -m tools.serve`` on this port (what :meth:`start` runs)."""
         return "tools.serve" in command and str(self.port) in command
-
-    def _pid(self) -> int | None:
-        return _read_pid(self.pid_file, is_ours=self.is_our_command)
 
     def _ready(self) -> bool:
         import urllib.request
@@ -340,22 +357,8 @@ class ApiServer:
                     f"port {self.port} on {self.host} is taken by another process (not the LLM Twin API); "
                     "stop it or set SERVING_PORT to a free port"
                 )
-            self.state_dir.mkdir(parents=True, exist_ok=True)
             command = [sys.executable, "-m", "tools.serve", "--host", self.host, "--port", str(self.port)]
-            with open(self.log_file, "ab") as log:
-                process = subprocess.Popen(
-                    command,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            self.pid_file.write_text(str(process.pid))
-            try:
-                wait_for_port(self.host, self.port, timeout=timeout, process=process)
-            except ServiceError as exc:
-                self.stop()
-                raise ServiceError(f"the API did not start: {exc}; see {self.log_file}") from exc
+            self._spawn(command, timeout=timeout, what="the API")
         deadline = time.monotonic() + timeout
         while not self._ready():
             if time.monotonic() > deadline:
@@ -364,7 +367,3 @@ class ApiServer:
                 )
             time.sleep(0.5)
         return self.status()
-
-    def stop(self, *, timeout: float = 15.0) -> bool:
-        """Stop the service started by :meth:`start` (only a process whose command line is ours)."""
-        return _stop_pid(self._pid(), self.pid_file, timeout=timeout)

@@ -13,6 +13,7 @@ from llm_engineering.infrastructure.local_services import (
     free_port,
 )
 from llm_engineering.infrastructure.warehouse import connect
+from tests.serving_fixtures import demo_state  # noqa: F401
 
 
 def test_start_twice_is_harmless_and_stop_stops_it(tmp_path):
@@ -119,3 +120,34 @@ def test_the_pid_check_knows_its_own_server_from_another_data_folder(tmp_path):
         assert server.status().running and server.status().pid == pid
     finally:
         server.stop()
+
+
+def test_the_api_runs_in_the_background_until_stopped(demo_state, tmp_path, monkeypatch):  # noqa: F811
+    from llm_engineering.infrastructure.local_services import ApiServer
+
+    # The demo author's embedded chunks: /ready needs a readable store and a model (echo here).
+    for name, value in {
+        "STATE_DIR": str(demo_state.state_dir),
+        "DATABASE_HOST": demo_state.database_host,
+        "DATABASE_NAME": demo_state.database_name,
+        "TWIN_BACKEND": "echo",
+        "LLM_TWIN_ENV_FILE": str(tmp_path / "no.env"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    server = ApiServer(state_dir=tmp_path / "serving", port=free_port())
+    try:
+        first = server.start(timeout=120)
+        assert first.running and first.detail == ""
+        assert server.start().pid == first.pid  # a second start leaves it alone
+        import httpx
+
+        reply = httpx.post(
+            f"{server.url}/v1/chat/completions",
+            json={"model": "echo", "messages": [{"role": "user", "content": "ping"}]},
+            timeout=30,
+        )
+        assert reply.json()["choices"][0]["message"]["content"] == "ping"
+    finally:
+        assert server.stop()
+    assert not server.status().running
+    assert server.log_file.is_file()
