@@ -402,12 +402,13 @@ def create_app(
         """The backend's stream for the twin's prompt, primed: errors before the first token are raised here."""
         chosen = services.backend_for(model)
         chunks = result.chunks if result is not None else []
-        messages = build_messages(
-            question,
-            author=(result.author if result is not None else None) or twin_author,
-            context=[chunk.content for chunk in chunks],
-            history=history,
-        )
+        author = (result.author if result is not None else None) or twin_author
+        passages = [chunk.content for chunk in chunks]
+        messages = build_messages(question, author=author, context=passages, history=history)
+        # Retrieved passages fill what the model's context leaves: the lowest-ranked go first.
+        while passages and ((await chosen.room(model, messages, params.max_tokens)) or 0) < 0:
+            passages.pop()
+            messages = build_messages(question, author=author, context=passages, history=history)
         if chosen.kind == "echo":  # echo answers with the user's own message, not the augmented prompt
             messages = [*messages[:-1], {"role": "user", "content": question}]
         stream = chosen.stream(model, messages, params)

@@ -76,6 +76,11 @@ class Backend(Protocol):
 
     async def close(self) -> None: ...
 
+    async def room(self, model: str, messages: list[dict[str, str]], max_tokens: int) -> int | None:
+        """Tokens left in ``model``'s context after ``messages`` and ``max_tokens`` (negative: too long);
+        None when the backend cannot tell (a remote server checks for itself)."""
+        ...
+
     def stream(
         self, model: str, messages: list[dict[str, str]], params: GenerationParams
     ) -> AsyncIterator[str | Finished]: ...
@@ -104,6 +109,9 @@ class EchoBackend:
 
     async def close(self) -> None:
         return None
+
+    async def room(self, model: str, messages: list[dict[str, str]], max_tokens: int) -> int | None:
+        return None  # echo has no context window
 
     async def stream(
         self, model: str, messages: list[dict[str, str]], params: GenerationParams
@@ -173,6 +181,9 @@ class OpenAIBackend:
         if self._client is not None:
             await self._client.close()
 
+    async def room(self, model: str, messages: list[dict[str, str]], max_tokens: int) -> int | None:
+        return None  # the upstream server knows its own window and refuses what does not fit
+
     async def stream(
         self, model: str, messages: list[dict[str, str]], params: GenerationParams
     ) -> AsyncIterator[str | Finished]:
@@ -216,6 +227,13 @@ class OpenAIBackend:
             usage.prompt_tokens if usage else 0,
             usage.completion_tokens if usage else pieces,
         )
+
+
+def _prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
+    """The token ids of ``messages`` rendered with the shared chat template."""
+    from llm_engineering.model.chat import render_prompt
+
+    return tokenizer(render_prompt(tokenizer, messages), add_special_tokens=False)["input_ids"]
 
 
 @dataclass
@@ -377,18 +395,16 @@ class LocalTwinBackend:
 
     # -- generation ------------------------------------------------------------------
 
+    async def room(self, model: str, messages: list[dict[str, str]], max_tokens: int) -> int | None:
+        loaded = await self._get(model)
+        prompt_ids = await asyncio.to_thread(_prompt_ids, loaded.tokenizer, messages)
+        return loaded.max_positions - len(prompt_ids) - max_tokens
+
     async def stream(
         self, model: str, messages: list[dict[str, str]], params: GenerationParams
     ) -> AsyncIterator[str | Finished]:
-        from llm_engineering.model.chat import render_prompt
-
         loaded = await self._get(model)
-
-        def tokenize() -> list[int]:
-            prompt = render_prompt(loaded.tokenizer, messages)
-            return loaded.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-
-        prompt_ids = await asyncio.to_thread(tokenize)
+        prompt_ids = await asyncio.to_thread(_prompt_ids, loaded.tokenizer, messages)
         if len(prompt_ids) + params.max_tokens > loaded.max_positions:
             raise APIError(
                 400,
