@@ -147,7 +147,9 @@ def _perplexity(folder: Path, passages: list[str], *, author: str) -> float:
     return result.perplexity
 
 
-def _author_perplexity(corpus: Path, *, steps: int, max_length: int, work: Path) -> None:
+def _author_perplexity(
+    corpus: Path, *, steps: int, max_length: int, learning_rate: float, work: Path
+) -> None:
     from llm_engineering.application.datasets.storage import save_dataset, to_dataset_dict
     from llm_engineering.configs.training import TrainingConfig
     from llm_engineering.domain.dataset import DatasetType, InstructionSample
@@ -184,7 +186,12 @@ def _author_perplexity(corpus: Path, *, steps: int, max_length: int, work: Path)
     config = TrainingConfig.model_validate(
         {
             "author": twin,
-            "sft": {"max_steps": steps, "max_length": max_length, "save_steps": 10_000},
+            "sft": {
+                "max_steps": steps,
+                "max_length": max_length,
+                "learning_rate": learning_rate,
+                "save_steps": 10_000,
+            },
             "dpo": {"enabled": False},
         }
     )
@@ -213,6 +220,7 @@ def _author_perplexity(corpus: Path, *, steps: int, max_length: int, work: Path)
 @click.option(
     "--corpus", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_CORPUS, show_default=True
 )
+@click.option("--learning-rate", default=2e-4, show_default=True, type=float, help="SFT learning rate.")
 @click.option(
     "--author-perplexity", is_flag=True, help="Train on one author's articles; compare held-out perplexities."
 )
@@ -223,6 +231,7 @@ def main(
     max_length: int,
     batch: int,
     corpus: Path,
+    learning_rate: float,
     author_perplexity: bool,
     one: str | None,
     work: Path | None,
@@ -250,7 +259,9 @@ def main(
             get_settings().models_dir / "base", target_is_directory=True
         )
         if author_perplexity:
-            _author_perplexity(corpus, steps=steps, max_length=max_length, work=work_dir)
+            _author_perplexity(
+                corpus, steps=steps, max_length=max_length, learning_rate=learning_rate, work=work_dir
+            )
             return
         _handbook_datasets(corpus, work_dir / "datasets")
         rows = []

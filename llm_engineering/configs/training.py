@@ -80,9 +80,11 @@ class _StageSettings(StrictModel):
 class SFTSettings(_StageSettings):
     """Supervised fine-tuning on the instruction dataset (TRL ``SFTConfig``)."""
 
-    packing: bool = True
-    """Pack several samples into one ``max_length`` row (best-fit decreasing, padding-free):
-    no padding, each sample still attends only to itself."""
+    packing: bool = False
+    """Pack several samples into one ``max_length`` row (best-fit decreasing, padding-free): no
+    padding, each sample still attends only to itself. Off by default: on the CPU (sdpa with a
+    block-diagonal mask) it trained 0.84x the tokens per CPU-second of unpacked batches that
+    were only 3% padding; it pays for short, uneven samples and with flash attention on GPUs."""
     packing_strategy: Literal["bfd", "bfd_split", "wrapped"] = "bfd"
     """TRL's packing strategy."""
 

@@ -34,7 +34,7 @@ def test_stage_settings_become_trl_config_arguments() -> None:
     config = TrainingConfig()
     sft = SFTConfig(output_dir="unused", use_cpu=True, bf16=False, **config.sft.trainer_kwargs())
     dpo = DPOConfig(output_dir="unused", use_cpu=True, bf16=False, **config.dpo.trainer_kwargs())
-    assert (sft.max_length, sft.packing, sft.learning_rate) == (256, True, 2e-4)
+    assert (sft.max_length, sft.packing, sft.learning_rate) == (256, False, 2e-4)
     assert (dpo.beta, dpo.learning_rate) == (0.1, 5e-5)
     assert "enabled" not in config.dpo.trainer_kwargs() and "lora" not in config.sft.trainer_kwargs()
 
