@@ -60,7 +60,10 @@ def test_the_whole_chain_includes_training_and_evaluation():
     [
         ("training.sft.lerning_rate=1", "training.sft.lerning_rate: unknown key"),
         ("training=configs/evaluating.yaml", "training."),
-        ("evaluating.promotion.primary_metric=bleu", "evaluating.promotion.primary_metric: Value error, unknown metric 'bleu'"),
+        (
+            "evaluating.promotion.primary_metric=bleu",
+            "evaluating.promotion.primary_metric: Value error, unknown metric 'bleu'",
+        ),
         (
             "training.author=Someone Else",
             "training.author 'Someone Else' is none of the ETL users (Maya Lindqvist)",
