@@ -171,3 +171,24 @@ def test_an_unknown_pipeline_stops_the_scheduler_before_it_starts(tmp_path: Path
     )
     assert result.returncode == 2
     assert "unknown pipeline 'trainig'" in result.stderr
+
+
+def test_native_schedules_are_refused_on_the_local_stack_with_the_reason(tmp_path: Path) -> None:
+    from llm_engineering.infrastructure.scheduler import native_scheduling_support
+
+    supported, reason = native_scheduling_support()
+    assert not supported
+    assert "does not support schedules" in reason and "poe schedule" in reason
+
+    path = tmp_path / "schedules.yaml"
+    path.write_text("schedules: [{name: a, pipeline: feature-engineering, cron: '0 2 * * *'}]")
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.schedule", "--config", str(path), "--native"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "native schedules unavailable" in result.stderr
