@@ -157,7 +157,7 @@ class PipelineRuns:
             run_id = uuid.uuid4().hex[:16]
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             log = self.runs_dir / f"{run_id}.log"
-            command = [self.python, "-m", "tools.run", name, "--config", str(path)]
+            command = [self.python, "-m", "tools.run", name, "--config", str(path), "--trigger", "api"]
             for item in sets:
                 command += ["--set", item]
             with open(log, "wb") as output:

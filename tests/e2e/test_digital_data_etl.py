@@ -29,6 +29,13 @@ def _config(tmp_path, **data) -> str:
     return str(path)
 
 
+def _last_run():
+    from zenml.client import Client
+
+    run = Client().get_pipeline(name_id_or_prefix="digital_data_etl").last_run
+    return Client().get_pipeline_run(run.id)
+
+
 def _step_metadata(step_name: str) -> dict:
     from zenml.client import Client
 
@@ -54,6 +61,7 @@ def test_etl_stores_good_links_records_bad_ones_and_a_rerun_adds_nothing(
     assert "crawled 6 links" in first.output and "3 stored, 0 skipped, 3 failed" in first.output
     metadata = _step_metadata("crawl_links")
     assert metadata["links"] == {"stored": 3, "skipped": 0, "failed": 3}
+    assert "trigger:manual" in {tag.name for tag in _last_run().tags}  # tools.run tags who started it
     failures = metadata["failures"]
     assert "404" in failures[bad[0]]
     assert "malformed URL" in failures[bad[1]]

@@ -59,6 +59,10 @@ def test_a_pipeline_run_started_over_http_completes_with_zenml_status_steps_and_
     assert zenml["steps"] and all(step["status"] == "completed" for step in zenml["steps"].values())
     assert any("summary" in step["metadata"] for step in zenml["steps"].values())
     assert project_env.count(PostDocument) == 1
+    from zenml.client import Client
+
+    tags = {tag.name for tag in Client().get_pipeline_run(zenml["id"]).tags}
+    assert "trigger:api" in tags  # the dashboard tells runs started over HTTP from manual ones
 
 
 def test_bad_run_requests_are_refused_before_anything_starts(control_server):
