@@ -11,7 +11,7 @@ import importlib
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -109,33 +109,38 @@ def load_pipeline_config(
     )
 
 
-def _run_started_since(pipeline_name: str, started: datetime):
-    """The newest run of ``pipeline_name`` created at or after ``started``, or None.
-
-    None when the run failed before ZenML created it (the pipeline's own checks refused the
-    config, or the pipeline was never registered): then there are no step summaries, and an
-    older run's must not be shown as this one's. The pipeline is not looked up by name:
-    ZenML raises for an unknown name (KeyError) and for a pipeline without runs
-    (RuntimeError), and either would hide the failure being reported.
-    """
+def _run_named(run_name: str):
+    """The run called ``run_name``, or None when ZenML never created it (the pipeline's own checks
+    refused the config before any step): then there are no step summaries, and no older run's may
+    be shown as this one's."""
     from zenml.client import Client
 
-    runs = Client().list_pipeline_runs(
-        pipeline_name=f"equals:{pipeline_name}", sort_by="desc:created", size=1
-    )
-    if not runs.items:
-        return None
-    run = runs.items[0]
-    created = run.created if run.created.tzinfo else run.created.replace(tzinfo=UTC)
-    return run if created >= started else None
-
-
-def _failure_summaries(pipeline_name: str, started: datetime) -> list[str]:
-    """Step summaries of the run that just failed; none when they cannot be read (never raises)."""
     try:
-        return step_summaries(_run_started_since(pipeline_name, started))
-    except Exception as exc:  # the store may be what failed: report the run's own error, not this one
-        return [f"(step summaries unavailable: {type(exc).__name__}: {exc})"]
+        return Client().get_pipeline_run(run_name)
+    except KeyError:
+        return None
+
+
+def _failure_report(run_name: str) -> tuple[list[str], str | None]:
+    """Step summaries of the run that just failed, and its failed step's own error ("step: message").
+
+    Never raises: the store may be what failed, and the run's own error must still be reported.
+    """
+    try:
+        run = _run_named(run_name)
+        if run is None:
+            return [], None
+        from zenml.client import Client
+
+        failed = None
+        for step_name, step_run in Client().get_pipeline_run(run.id).steps.items():
+            info = step_run.exception_info
+            if str(step_run.status) == "failed" and info is not None and info.message:
+                failed = f"{step_name}: {info.message}"
+                break
+        return step_summaries(run), failed
+    except Exception as exc:  # noqa: BLE001 - reported, never raised over the run's own failure
+        return [f"(step summaries unavailable: {type(exc).__name__}: {exc})"], None
 
 
 def step_summaries(run) -> list[str]:
@@ -200,15 +205,18 @@ def main(
         click.echo(config.model_dump_json(indent=2))
         return
     started = time.monotonic()
-    # A second of margin for the store's clock; only runs created after this are this run's.
-    started_at = datetime.now(UTC) - timedelta(seconds=1)
     pipeline_fn = load_reference(entry.pipeline)
+    # A name of our own finds this run (and only this one) if it fails.
+    run_name = f"{pipeline_fn.name}-{datetime.now(UTC):%Y_%m_%d-%H_%M_%S_%f}"
     try:
-        run = pipeline_fn.with_options(enable_cache=not no_cache, tags=[f"trigger:{trigger}"])(config=config)
+        run = pipeline_fn.with_options(
+            enable_cache=not no_cache, tags=[f"trigger:{trigger}"], run_name=run_name
+        )(config=config)
     except Exception as exc:  # the step's own error, already logged by ZenML with its traceback
-        for line in _failure_summaries(pipeline_fn.name, started_at):
+        summaries, failed_step = _failure_report(run_name)
+        for line in summaries:
             click.echo(line)
-        reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = " ".join((failed_step or str(exc)).split()) or type(exc).__name__
         click.echo(f"{pipeline}: run failed after {time.monotonic() - started:.1f}s: {reason}", err=True)
         sys.exit(1)
     for line in step_summaries(run):

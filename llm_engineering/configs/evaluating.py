@@ -20,7 +20,7 @@ from llm_engineering.model.evaluation.metrics import JUDGE_METRICS, METRIC_GROUP
 class GenerationSettings(StrictModel):
     """How each version answers the test instructions."""
 
-    max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 128
+    max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 64
     """Most tokens per answer."""
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     """0: greedy (deterministic, the default); above 0: sampling."""
