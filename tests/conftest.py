@@ -60,6 +60,21 @@ def shared_corpus() -> Path:
 
 
 @pytest.fixture
+def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Settings on a temporary state folder (returned) with no env file, no LLM endpoint, no Qdrant
+    server and no hub token: the embedded stores and offline strategies, whatever the machine has set."""
+    from llm_engineering.settings import get_settings
+
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "QDRANT_URL", "HUGGINGFACE_ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LLM_TWIN_ENV_FILE", str(tmp_path / "no.env"))
+    get_settings.cache_clear()
+    yield tmp_path / "state"
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def project_env(warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
     """Point the settings (and so every step) at the test warehouse and a temporary state folder."""
     from llm_engineering.settings import get_settings

@@ -9,7 +9,6 @@ untrained tiny ``base`` and the same model trained on Ada's answers (``r1-sft``)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,20 +30,6 @@ from tests.evaluation_fixtures import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-
-
-@pytest.fixture
-def evaluation_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Settings on a temporary state folder, no LLM endpoint (no judge), the embedded Qdrant Edge store."""
-    from llm_engineering.settings import get_settings
-
-    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "QDRANT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("LLM_TWIN_ENV_FILE", str(tmp_path / "no.env"))
-    get_settings.cache_clear()
-    yield tmp_path / "state"
-    get_settings.cache_clear()
 
 
 def run(*args: str):
@@ -90,7 +75,7 @@ def register_models(state: Path) -> ModelRegistry:
     return registry
 
 
-def test_bad_input_is_refused_before_any_generation(evaluation_env: Path):
+def test_bad_input_is_refused_before_any_generation(isolated_state: Path):
     result = run("--set", "metrics=[perplexity]")
     assert result.exit_code == 2 and "unknown metric 'perplexity'" in result.output
 
@@ -98,30 +83,30 @@ def test_bad_input_is_refused_before_any_generation(evaluation_env: Path):
     assert result.exit_code == 1
     assert "no model version yet" in result.output and "poe run-training-pipeline" in result.output
 
-    register_models(evaluation_env)
+    register_models(isolated_state)
     result = run()
     assert result.exit_code == 1 and "no instruction dataset" in result.output
 
-    save_instruction_dataset(evaluation_env, test_documents=0)
+    save_instruction_dataset(isolated_state, test_documents=0)
     result = run()
     assert result.exit_code == 1 and "test split" in result.output and "is empty" in result.output
 
     result = run("--set", "versions=[r9-dpo]")
     assert result.exit_code == 1 and "no model version 'r9-dpo'" in result.output
-    assert not (evaluation_env / "evaluation").exists()  # nothing was answered or written
+    assert not (isolated_state / "evaluation").exists()  # nothing was answered or written
 
 
-def test_the_pipeline_scores_both_versions_and_promotes_the_twin(evaluation_env: Path):
+def test_the_pipeline_scores_both_versions_and_promotes_the_twin(isolated_state: Path):
     from zenml.client import Client
 
-    documents = save_instruction_dataset(evaluation_env, test_documents=2)
+    documents = save_instruction_dataset(isolated_state, test_documents=2)
     others = [
         cleaned_document(f"bo-{i}", "\n\n".join(author_texts("bo", 3, seed=200 + i)), author=BO)
         for i in range(3)
     ]
     with build_vector_store() as store:
         fill_feature_store(store, documents + others, embedder=load_embedder(default_model_path()))
-    registry = register_models(evaluation_env)
+    registry = register_models(isolated_state)
 
     result = run(
         "--set", "samples=6",
@@ -141,7 +126,7 @@ def test_the_pipeline_scores_both_versions_and_promotes_the_twin(evaluation_env:
     }
     assert scores["r1-sft"]["author_perplexity"] < scores["base"]["author_perplexity"] / 3
 
-    [folder] = list((evaluation_env / "evaluation").iterdir())
+    [folder] = list((isolated_state / "evaluation").iterdir())
     saved = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     assert [v["name"] for v in saved["versions"]] == ["base", "r1-sft"]
     assert len(saved["samples"]) == 6 and all(len(a) == 6 for a in saved["answers"].values())

@@ -13,17 +13,6 @@ from tests.model_fixtures import save_training_datasets
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from llm_engineering.settings import get_settings
-
-    monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("LLM_TWIN_ENV_FILE", str(tmp_path / "no.env"))
-    get_settings.cache_clear()
-    yield tmp_path / "state"
-    get_settings.cache_clear()
-
-
 def _run(*args: str):
     from tools.run import main
 
@@ -42,27 +31,27 @@ def _config(tmp_path: Path, base: Path) -> str:
 
 
 def test_training_pipeline_stops_before_training_without_a_dataset(
-    state_dir, tiny_model_dir, tmp_path
+    isolated_state, tiny_model_dir, tmp_path
 ) -> None:
     result = _run("training", "--config", _config(tmp_path, tiny_model_dir))
     assert result.exit_code == 1
     assert "no instruction dataset yet" in result.output
     assert "poe run-generate-instruct-datasets-pipeline" in result.output
-    assert not (state_dir / "models" / "runs").exists()
+    assert not (isolated_state / "models" / "runs").exists()
 
 
 def test_training_pipeline_trains_registers_and_shows_loss_curves(
-    state_dir, tiny_model_dir, tmp_path
+    isolated_state, tiny_model_dir, tmp_path
 ) -> None:
     from zenml.client import Client
 
     from llm_engineering.model.registry import ModelRegistry
 
-    save_training_datasets(state_dir / "datasets")
+    save_training_datasets(isolated_state / "datasets")
     result = _run("training", "--config", _config(tmp_path, tiny_model_dir), "--set", "sft.max_steps=3")
     assert result.exit_code == 0, result.output
     assert "sft: 3 steps" in result.output and "dpo: 2 steps" in result.output  # step summaries
-    registry = ModelRegistry(state_dir / "models")
+    registry = ModelRegistry(isolated_state / "models")
     dpo = registry.latest("dpo")
     assert dpo is not None and (dpo.folder / "config.json").is_file()
     assert dpo.metrics["dpo_steps"] == 2 and registry.latest("sft").metrics["sft_steps"] == 3

@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,27 +46,13 @@ def store_cleaned(store: QdrantEdgeStore, documents: list[CleanedDocument]) -> N
         )
 
 
-@pytest.fixture
-def dataset_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Settings on a temporary state folder, no LLM endpoint, the embedded Qdrant Edge store."""
-    from llm_engineering.settings import get_settings
-
-    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "QDRANT_URL", "HUGGINGFACE_ACCESS_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("LLM_TWIN_ENV_FILE", str(tmp_path / "no.env"))
-    get_settings.cache_clear()
-    yield tmp_path / "state"
-    get_settings.cache_clear()
-
-
 def run(*args: str):
     from tools.run import main
 
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def test_the_real_edge_adapter_serves_extract_pages(dataset_env: Path):
+def test_the_real_edge_adapter_serves_extract_pages(isolated_state: Path):
     documents = demo_cleaned_documents()
     with build_vector_store() as store:
         assert isinstance(store, QdrantEdgeStore)
@@ -77,12 +62,12 @@ def test_the_real_edge_adapter_serves_extract_pages(dataset_env: Path):
     assert {d.id: d.content for d in read} == {d.id: d.content for d in documents}
 
 
-def test_the_pipeline_builds_both_datasets_and_refuses_bad_input(dataset_env: Path, shared_corpus: Path):
+def test_the_pipeline_builds_both_datasets_and_refuses_bad_input(isolated_state: Path, shared_corpus: Path):
     from zenml.client import Client
 
     with build_vector_store() as store:
         store_cleaned(store, demo_cleaned_documents())
-    datasets_root = dataset_env / "datasets"
+    datasets_root = isolated_state / "datasets"
 
     instruct = run("generate-instruct-datasets")
     assert instruct.exit_code == 0, instruct.output
@@ -147,7 +132,7 @@ def test_the_pipeline_builds_both_datasets_and_refuses_bad_input(dataset_env: Pa
     assert len(Client().list_pipeline_runs(size=50)) == runs_before  # refused before any run started
 
 
-def test_an_empty_feature_store_ends_the_first_run_with_a_one_line_reason(dataset_env: Path):
+def test_an_empty_feature_store_ends_the_first_run_with_a_one_line_reason(isolated_state: Path):
     # The real command line, in a process of its own: what a user sees on a fresh machine.
     result = subprocess.run(
         [sys.executable, "-m", "tools.run", "generate-instruct-datasets"],
@@ -203,7 +188,7 @@ def _saved_folder(output: str) -> Path:
 
 
 def test_a_cached_rerun_reads_an_edited_handbook_file_and_reports_the_folder_it_wrote(
-    dataset_env: Path, tmp_path
+    isolated_state: Path, tmp_path
 ):
     source = tmp_path / "instruct.json"
     _handbook_json(source, topic_of_first="river kayaking")
@@ -230,4 +215,4 @@ def test_a_cached_rerun_reads_an_edited_handbook_file_and_reports_the_folder_it_
     assert "load_handbook_samples: " in third.output and "(cached: from an earlier run)" in third.output
     third_folder = _saved_folder(third.output)
     assert third_folder not in (first_folder, second_folder) and third_folder.is_dir()
-    assert storage.latest_dataset(dataset_env / "datasets", "instruction") == third_folder
+    assert storage.latest_dataset(isolated_state / "datasets", "instruction") == third_folder
