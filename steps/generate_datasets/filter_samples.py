@@ -5,27 +5,28 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.datasets.build import FilteredSamples, filter_generated
+from llm_engineering.application.datasets.build import filter_generated
 from llm_engineering.application.datasets.samples import GenerationReport
+from llm_engineering.application.datasets.work import WorkRef, work_store
 from llm_engineering.configs.datasets import QualitySettings
+from llm_engineering.settings import get_settings
 
 logger = get_logger(__name__)
 
 
-@step
-def filter_samples(
-    samples: GenerationReport, quality: QualitySettings
-) -> Annotated[FilteredSamples, "filtered_samples"]:
+@step(enable_cache=False)  # reads and writes the work store, outside ZenML
+def filter_samples(samples: WorkRef, quality: QualitySettings) -> Annotated[WorkRef, "filtered_samples"]:
     """Apply the minimum lengths and exact and near-duplicate removal.
 
     Args:
-        samples: the generated (or loaded) samples.
+        samples: the generated (or loaded) samples, in the work store.
         quality: minimum lengths, near-duplicate threshold, whether to deduplicate.
 
     Returns:
-        The kept samples and what each filter removed.
+        A reference to the kept samples and what each filter removed.
     """
-    filtered = filter_generated(samples, quality=quality)
+    work = work_store(get_settings().state_dir)
+    filtered = filter_generated(work.get(samples, GenerationReport), quality=quality)
     summary = filtered.summary()
     log_metadata(
         metadata={
@@ -37,4 +38,4 @@ def filter_samples(
         }
     )
     logger.info(summary)
-    return filtered
+    return work.put(filtered, kind="filtered", items=len(filtered.samples), summary=summary)

@@ -7,27 +7,32 @@ from zenml import log_metadata, step
 from zenml.logger import get_logger
 
 from llm_engineering.application.datasets import samples as sample_generation
+from llm_engineering.application.datasets.work import WorkRef, work_store
 from llm_engineering.configs.datasets import LLMSettings, PreferenceSettings
 from llm_engineering.infrastructure.llm import build_endpoint_client, build_model_client
+from llm_engineering.settings import get_settings
 
 logger = get_logger(__name__)
 
 
-@step
+@step(enable_cache=False)  # reads and writes the work store, outside ZenML
 def generate_preference_samples(
-    instruction_samples: sample_generation.GenerationReport, preference: PreferenceSettings, llm: LLMSettings
-) -> Annotated[sample_generation.GenerationReport, "preference_samples"]:
+    instruction_samples: WorkRef, preference: PreferenceSettings, llm: LLMSettings
+) -> Annotated[WorkRef, "preference_samples"]:
     """Pair each instruction's author answer (chosen) with a rejected answer from the configured strategy.
 
     Args:
-        instruction_samples: samples whose answers are the author's own text.
+        instruction_samples: samples whose answers are the author's own text, in the work store.
         preference: ``offline`` (generic template), ``llm`` (the endpoint as a generic assistant) or
             ``model`` (a given model's own answer, e.g. the SFT twin's).
         llm: call options of the ``llm`` and ``model`` strategies.
 
     Returns:
-        The preference samples with failure counts; the step fails past ``llm.failure_threshold``.
+        A reference to the preference samples with failure counts; the step fails past
+        ``llm.failure_threshold``.
     """
+    work = work_store(get_settings().state_dir)
+    instruction_report = work.get(instruction_samples, sample_generation.GenerationReport)
     client = None
     if preference.rejected_strategy == "llm":
         client = build_endpoint_client(**llm.client_options())
@@ -40,9 +45,9 @@ def generate_preference_samples(
         )
     with client or nullcontext():
         report = sample_generation.generate_preference_samples(
-            instruction_samples, preference=preference, llm=llm, client=client
+            instruction_report, preference=preference, llm=llm, client=client
         )
     log_metadata(metadata=report.metadata())
     logger.info(report.summary())
     report.raise_if_failures_exceed(llm.failure_threshold)
-    return report
+    return work.put(report, kind="samples", items=len(report.samples), summary=report.summary())

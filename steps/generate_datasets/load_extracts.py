@@ -5,10 +5,11 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.datasets.extracts import ExtractReport
 from llm_engineering.application.datasets.feature_source import load_extracts as read_extracts
+from llm_engineering.application.datasets.work import WorkRef, work_store
 from llm_engineering.configs.datasets import ExtractSettings, QualitySettings
 from llm_engineering.infrastructure.vector_stores import build_vector_store
+from llm_engineering.settings import get_settings
 
 logger = get_logger(__name__)
 
@@ -16,7 +17,7 @@ logger = get_logger(__name__)
 @step(enable_cache=False)  # reads the feature store as it is now: a cached answer would be stale
 def load_extracts(
     author_full_names: list[str], extracts: ExtractSettings, quality: QualitySettings
-) -> Annotated[ExtractReport, "extracts"]:
+) -> Annotated[WorkRef, "extracts"]:
     """Read the cleaned documents page by page, cut them into extracts, drop duplicate extracts.
 
     Args:
@@ -25,7 +26,8 @@ def load_extracts(
         quality: the near-duplicate threshold and whether to deduplicate.
 
     Returns:
-        The extracts with per-category counts of documents, extracts, short documents and duplicates.
+        A reference to the extracts in the work store (with per-category counts of documents,
+        extracts, short documents and duplicates).
     """
     with build_vector_store() as store:
         report = read_extracts(store, author_full_names=author_full_names, extracts=extracts, quality=quality)
@@ -41,4 +43,6 @@ def load_extracts(
         }
     )
     logger.info(summary)
-    return report
+    return work_store(get_settings().state_dir).put(
+        report, kind="extracts", items=len(report.extracts), summary=summary
+    )

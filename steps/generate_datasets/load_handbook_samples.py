@@ -6,26 +6,29 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.datasets.samples import GenerationReport, handbook_samples
+from llm_engineering.application.datasets.samples import handbook_samples
+from llm_engineering.application.datasets.work import WorkRef, work_store
 from llm_engineering.domain.dataset import DatasetType
+from llm_engineering.settings import get_settings
 
 logger = get_logger(__name__)
 
 
-@step  # cached by the file's content hash: an edited file is a new parameter, so it is read again
+# Never cached: it writes the work store, outside ZenML. The content hash still names what was
+# read, and the work store keeps one copy of an unchanged file's samples.
+@step(enable_cache=False)
 def load_handbook_samples(
     path: str, content_hash: str, dataset_type: DatasetType
-) -> Annotated[GenerationReport, "handbook_samples"]:
+) -> Annotated[WorkRef, "handbook_samples"]:
     """Load the samples of a handbook-format JSON file, keeping its own train/test split.
 
     Args:
         path: the JSON file (e.g. instruct_datasets.json, preference_datasets.json).
-        content_hash: the file's SHA-256 when the run was planned: the step's cache key, checked
-            against what it reads.
+        content_hash: the file's SHA-256 when the run was planned, checked against what it reads.
         dataset_type: the type the file must hold.
 
     Returns:
-        The samples, each marked with its split.
+        A reference to the samples in the work store, each sample marked with its split.
     """
     report = handbook_samples(Path(path), dataset_type=dataset_type, expected_digest=content_hash)
     summary = report.summary()
@@ -38,4 +41,6 @@ def load_handbook_samples(
         }
     )
     logger.info(summary)
-    return report
+    return work_store(get_settings().state_dir).put(
+        report, kind="samples", items=len(report.samples), summary=summary
+    )

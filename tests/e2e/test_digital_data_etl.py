@@ -9,18 +9,12 @@ from dataclasses import replace
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from llm_engineering.configs.etl import DigitalDataEtlConfig
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument, UserDocument
+from tests.zenml_helpers import run_cli
 
 pytestmark = pytest.mark.e2e
-
-
-def _run(*args: str):
-    from tools.run import main
-
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def _config(tmp_path, **data) -> str:
@@ -56,7 +50,7 @@ def test_etl_stores_good_links_records_bad_ones_and_a_rerun_adds_nothing(
         crawl={"timeout_seconds": 5, "retries": 0, "failure_threshold": 0.6},
     )
 
-    first = _run("digital-data-etl", "--config", config)
+    first = run_cli("digital-data-etl", "--config", config)
     assert first.exit_code == 0, first.output
     assert "crawled 6 links" in first.output and "3 stored, 0 skipped, 3 failed" in first.output
     metadata = _step_metadata("crawl_links")
@@ -69,7 +63,7 @@ def test_etl_stores_good_links_records_bad_ones_and_a_rerun_adds_nothing(
     counts = warehouse.counts()
     assert (counts["users"], counts["articles"], counts["repositories"]) == (1, 2, 1)
 
-    second = _run("digital-data-etl", "--config", config, "--no-cache")
+    second = run_cli("digital-data-etl", "--config", config, "--no-cache")
     assert second.exit_code == 0, second.output
     assert "0 stored, 3 skipped, 3 failed" in second.output
     assert warehouse.counts() == counts
@@ -103,7 +97,7 @@ def test_a_run_fails_when_too_many_links_fail(project_env, site_server, tmp_path
         ],
         crawl={"retries": 0, "failure_threshold": 0.5},
     )
-    result = _run("digital-data-etl", "--config", config)
+    result = run_cli("digital-data-etl", "--config", config)
     assert result.exit_code == 1
     assert "run failed" in result.output
     assert (
@@ -121,7 +115,7 @@ def test_a_config_with_an_unknown_key_starts_no_run(project_env, tmp_path):
     config = _config(
         tmp_path, user_full_name="Ada Lovelace", links=["https://a.example"], crawl={"retrys": 1}
     )
-    result = _run("digital-data-etl", "--config", config)
+    result = run_cli("digital-data-etl", "--config", config)
     assert result.exit_code == 2
     assert "crawl.retrys: unknown key" in result.output
     assert len(Client().list_pipeline_runs(size=100)) == before
@@ -129,7 +123,7 @@ def test_a_config_with_an_unknown_key_starts_no_run(project_env, tmp_path):
 
 
 def test_the_shipped_demo_config_crawls_every_demo_file(project_env):
-    result = _run("digital-data-etl", "--config", "configs/digital_data_etl_demo.yaml")
+    result = run_cli("digital-data-etl", "--config", "configs/digital_data_etl_demo.yaml")
     assert result.exit_code == 0, result.output
     assert "13 stored, 0 skipped, 0 failed" in result.output
     maya = project_env.user_by_full_name("Maya Lindqvist")
@@ -165,7 +159,7 @@ def test_a_run_refused_before_any_step_ends_with_one_clean_line(
         tools.run.PIPELINES, "digital-data-etl", replace(entry, pipeline=f"{__name__}:refusing_etl")
     )
     config = _config(tmp_path, user_full_name="Ada Lovelace", links=["https://a.example/x"])
-    result = _run("digital-data-etl", "--config", config)
+    result = run_cli("digital-data-etl", "--config", config)
     assert result.exit_code == 1
     [line] = result.output.strip().splitlines()
     assert re.fullmatch(
@@ -179,7 +173,7 @@ def test_a_refused_run_does_not_show_an_earlier_runs_step_summaries(
     import tools.run
 
     config = _config(tmp_path, user_full_name="Ada Lovelace", links=[(site_dir / "notes.md").as_uri()])
-    assert _run("digital-data-etl", "--config", config).exit_code == 0  # a run with step summaries
+    assert run_cli("digital-data-etl", "--config", config).exit_code == 0  # a run with step summaries
     monkeypatch.setattr(
         sys.modules[__name__], "refusing_etl", _refusing_pipeline("digital_data_etl"), raising=False
     )
@@ -187,7 +181,7 @@ def test_a_refused_run_does_not_show_an_earlier_runs_step_summaries(
     monkeypatch.setitem(
         tools.run.PIPELINES, "digital-data-etl", replace(entry, pipeline=f"{__name__}:refusing_etl")
     )
-    result = _run("digital-data-etl", "--config", config)
+    result = run_cli("digital-data-etl", "--config", config)
     assert result.exit_code == 1
     assert "crawl_links:" not in result.output and "get_or_create_user:" not in result.output
     assert result.output.strip().splitlines() == [result.output.strip()]

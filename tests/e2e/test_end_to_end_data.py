@@ -5,22 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from datasets import load_from_disk
 
 from llm_engineering.domain.documents import ArticleDocument, PostDocument
+from tests.zenml_helpers import run_cli
 
 pytestmark = pytest.mark.e2e
 
 
-def _run(*args: str):
-    from tools.run import main
-
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
 def test_the_demo_goes_from_files_to_both_datasets_and_a_rerun_redoes_nothing(project_env, tmp_path):
-    first = _run("end-to-end-data")
+    first = run_cli("end-to-end-data")
     assert first.exit_code == 0, first.output
     assert "crawl_links: crawled 13 links" in first.output and "13 stored" in first.output
     assert "clean_documents: 13 documents" in first.output and "13 new" in first.output
@@ -41,7 +35,7 @@ def test_the_demo_goes_from_files_to_both_datasets_and_a_rerun_redoes_nothing(pr
     markdown_answers = [a for a in answers if a[:60] in demo_text]
     assert len(markdown_answers) >= len(answers) // 2
 
-    second = _run("end-to-end-data", "--no-cache")
+    second = run_cli("end-to-end-data", "--no-cache")
     assert second.exit_code == 0, second.output
     assert "0 stored, 13 skipped" in second.output
     assert "0 new, 0 changed, 13 unchanged" in second.output

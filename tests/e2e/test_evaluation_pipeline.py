@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from llm_engineering.application.datasets.storage import save_dataset, to_dataset_dict
 from llm_engineering.domain.dataset import DatasetType, InstructionSample
@@ -28,14 +27,13 @@ from tests.evaluation_fixtures import (
     instructions,
     tiny_twins,
 )
+from tests.zenml_helpers import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
 def run(*args: str):
-    from tools.run import main
-
-    return CliRunner().invoke(main, ["evaluating", *args], catch_exceptions=False)
+    return run_cli("evaluating", *args)
 
 
 def save_instruction_dataset(state: Path, *, test_documents: int) -> list:

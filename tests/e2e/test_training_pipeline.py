@@ -6,17 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from tests.model_fixtures import save_training_datasets
+from tests.zenml_helpers import run_cli
 
 pytestmark = pytest.mark.e2e
-
-
-def _run(*args: str):
-    from tools.run import main
-
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def _config(tmp_path: Path, base: Path) -> str:
@@ -33,7 +27,7 @@ def _config(tmp_path: Path, base: Path) -> str:
 def test_training_pipeline_stops_before_training_without_a_dataset(
     isolated_state, tiny_model_dir, tmp_path
 ) -> None:
-    result = _run("training", "--config", _config(tmp_path, tiny_model_dir))
+    result = run_cli("training", "--config", _config(tmp_path, tiny_model_dir))
     assert result.exit_code == 1
     assert "no instruction dataset yet" in result.output
     assert "poe run-generate-instruct-datasets-pipeline" in result.output
@@ -48,7 +42,7 @@ def test_training_pipeline_trains_registers_and_shows_loss_curves(
     from llm_engineering.model.registry import ModelRegistry
 
     save_training_datasets(isolated_state / "datasets")
-    result = _run("training", "--config", _config(tmp_path, tiny_model_dir), "--set", "sft.max_steps=3")
+    result = run_cli("training", "--config", _config(tmp_path, tiny_model_dir), "--set", "sft.max_steps=3")
     assert result.exit_code == 0, result.output
     assert "sft: 3 steps" in result.output and "dpo: 2 steps" in result.output  # step summaries
     registry = ModelRegistry(isolated_state / "models")

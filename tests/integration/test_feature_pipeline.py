@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from click.testing import CliRunner
 from qdrant_client import QdrantClient
 
 from llm_engineering.application.feature_store import iter_cleaned_documents, scroll_all
@@ -36,6 +35,7 @@ from llm_engineering.infrastructure.embeddings import (
 from llm_engineering.infrastructure.vector_stores import QdrantEdgeStore
 from llm_engineering.infrastructure.vector_stores.qdrant_server import QdrantServerStore
 from llm_engineering.infrastructure.warehouse import Warehouse
+from tests.zenml_helpers import artifact_files, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -497,25 +497,8 @@ def test_an_author_with_no_documents_left_keeps_features_unless_removal_is_allow
 # -- the ZenML pipeline ------------------------------------------------------------------
 
 
-def _artifact_files(steps: dict[str, Any]) -> dict[str, list[bytes]]:
-    """Output artifact name -> the bytes of every file the artifact store holds for it."""
-    from zenml.io import fileio
-
-    stored: dict[str, list[bytes]] = {}
-    for step_run in steps.values():
-        for name, versions in step_run.outputs.items():
-            for version in versions:
-                for folder, _, files in fileio.walk(version.uri):
-                    for file in files:
-                        with fileio.open(f"{folder}/{file}", "rb") as handle:
-                            stored.setdefault(name, []).append(handle.read())
-    return stored
-
-
 def _run_pipeline(*args: str):
-    from tools.run import main
-
-    return CliRunner().invoke(main, ["feature-engineering", *args], catch_exceptions=False)
+    return run_cli("feature-engineering", *args)
 
 
 @pytest.mark.e2e
@@ -541,7 +524,7 @@ def test_the_zenml_pipeline_runs_incrementally_and_refuses_unknown_authors(proje
     assert steps["clean_documents"].run_metadata["documents"]["new"] == 5
     assert steps["chunk_and_embed"].run_metadata["encode_seconds"] > 0
     # The steps hand on ids, hashes and counts: neither the text nor the vectors reach the artifact store.
-    stored = _artifact_files(steps)
+    stored = artifact_files(steps)
     assert set(stored) == {"documents", "cleaning_report", "embedding_report"}
     text = "Feature pipelines clean, chunk and embed documents"
     assert not any(text.encode() in data for files in stored.values() for data in files)

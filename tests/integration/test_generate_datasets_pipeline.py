@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from datasets import DatasetDict, load_from_disk
+from datasets import load_from_disk
 
 from llm_engineering.application.datasets import storage
+from llm_engineering.application.datasets.build import DatasetVersion
 from llm_engineering.application.feature_store import iter_cleaned_documents
 from llm_engineering.application.features.writer import ensure_cleaned_collections
 from llm_engineering.application.preprocessing.ids import document_point_id
@@ -27,6 +27,7 @@ from llm_engineering.domain.cleaned_documents import CleanedDocument, cleaned_co
 from llm_engineering.domain.vector_store import Point
 from llm_engineering.infrastructure.vector_stores import QdrantEdgeStore, build_vector_store
 from tests.fakes import demo_cleaned_documents
+from tests.zenml_helpers import artifact_files, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -46,12 +47,6 @@ def store_cleaned(store: QdrantEdgeStore, documents: list[CleanedDocument]) -> N
         )
 
 
-def run(*args: str):
-    from tools.run import main
-
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
 def test_the_real_edge_adapter_serves_extract_pages(isolated_state: Path):
     documents = demo_cleaned_documents()
     with build_vector_store() as store:
@@ -69,7 +64,7 @@ def test_the_pipeline_builds_both_datasets_and_refuses_bad_input(isolated_state:
         store_cleaned(store, demo_cleaned_documents())
     datasets_root = isolated_state / "datasets"
 
-    instruct = run("generate-instruct-datasets")
+    instruct = run_cli("generate-instruct-datasets")
     assert instruct.exit_code == 0, instruct.output
     assert f"extracts from {len(demo_cleaned_documents())} documents" in instruct.output
     assert "generate_instruction_samples: " in instruct.output and "(offline)" in instruct.output
@@ -84,29 +79,34 @@ def test_the_pipeline_builds_both_datasets_and_refuses_bad_input(isolated_state:
     )  # the author's text
 
     artifact = Client().get_artifact_version("instruction_dataset")
-    from_zenml = artifact.load()
-    assert (
-        isinstance(from_zenml, DatasetDict)
-        and from_zenml["train"]["instruction"] == loaded["train"]["instruction"]
-    )
-    assert "| train |" in from_zenml["train"].info.description  # the card
-    assert [v.type for v in artifact.visualizations] == ["markdown"]  # shown in the dashboard
+    version = artifact.load()  # a reference to the saved folder, with its card
+    assert isinstance(version, DatasetVersion) and version.path == saved
+    assert version.load()["train"]["instruction"] == loaded["train"]["instruction"]
+    assert version.fingerprint == storage.fingerprint(loaded) and "| train |" in version.card
+    assert [v.type for v in artifact.visualizations] == ["markdown"]  # the card, shown in the dashboard
     assert artifact.run_metadata["rows"] == {"train": len(loaded["train"]), "test": len(loaded["test"])}
-    run_metadata = Client().get_pipeline("generate_datasets").last_run.run_metadata
+    last_run = Client().get_pipeline("generate_datasets").last_run
+    run_metadata = last_run.run_metadata
     assert run_metadata["extracts"] > 0 and run_metadata["samples"]["train"] == len(loaded["train"])
     assert "total" in run_metadata["filtered"] and run_metadata["seconds"] > 0
+    # The steps hand on references: no extract reaches the artifact store, which holds a few KiB.
+    stored = artifact_files(Client().get_pipeline_run(last_run.id).steps)
+    assert set(stored) == {"extracts", "instruction_samples", "filtered_samples", "instruction_dataset"}
+    long_rows = [row for row in loaded["train"]["output"] if len(row) > 200]
+    assert long_rows and not any(
+        row.encode() in data for row in long_rows for files in stored.values() for data in files
+    )
+    assert sum(len(data) for files in stored.values() for data in files) < 16 * 1024
 
-    preference = run("generate-preference-datasets")
+    preference = run_cli("generate-preference-datasets")
     assert preference.exit_code == 0, preference.output
     assert "(offline+rejected:offline)" in preference.output
     pairs = load_from_disk(str(storage.latest_dataset(datasets_root, "preference")))
     assert pairs["train"].column_names == ["prompt", "chosen", "rejected"]
     assert all(row["chosen"] != row["rejected"] for row in pairs["train"])
-    assert (
-        Client().get_artifact_version("preference_dataset").load()["test"].num_rows == pairs["test"].num_rows
-    )
+    assert Client().get_artifact_version("preference_dataset").load().rows["test"] == pairs["test"].num_rows
 
-    handbook = run(
+    handbook = run_cli(
         "generate-preference-datasets",
         "--set",
         "source=handbook_json",
@@ -119,15 +119,15 @@ def test_the_pipeline_builds_both_datasets_and_refuses_bad_input(isolated_state:
     assert from_handbook["test"].num_rows > 0
 
     runs_before = len(Client().list_pipeline_runs(size=50))
-    unknown = run("generate-instruct-datasets", "--set", "instruction.strategy=magic")
+    unknown = run_cli("generate-instruct-datasets", "--set", "instruction.strategy=magic")
     assert unknown.exit_code == 2 and "config error, nothing was run" in unknown.output
     assert "instruction.strategy: Input should be 'offline' or 'llm'" in unknown.output
 
-    no_endpoint = run("generate-instruct-datasets", "--set", "instruction.strategy=llm")
+    no_endpoint = run_cli("generate-instruct-datasets", "--set", "instruction.strategy=llm")
     assert no_endpoint.exit_code == 1
     assert "instruction.strategy 'llm' needs an LLM endpoint: set OPENAI_BASE_URL" in no_endpoint.output
 
-    unknown_author = run("generate-instruct-datasets", "--set", "author_full_names=[Nobody Here]")
+    unknown_author = run_cli("generate-instruct-datasets", "--set", "author_full_names=[Nobody Here]")
     assert unknown_author.exit_code == 1 and "(it holds: Maya Lindqvist)" in unknown_author.output
     assert len(Client().list_pipeline_runs(size=50)) == runs_before  # refused before any run started
 
@@ -194,13 +194,13 @@ def test_a_cached_rerun_reads_an_edited_handbook_file_and_reports_the_folder_it_
     _handbook_json(source, topic_of_first="river kayaking")
     args = ["generate-instruct-datasets", "--set", "source=handbook_json", "--set", f"handbook_json={source}"]
 
-    first = run(*args)  # the default: caching on, as `poe demo` runs it
+    first = run_cli(*args)  # the default: caching on, as `poe demo` runs it
     assert first.exit_code == 0, first.output
     first_folder = _saved_folder(first.output)
 
     _handbook_json(source, topic_of_first="mountain cartography")
     before = time.time()
-    second = run(*args)
+    second = run_cli(*args)
     assert second.exit_code == 0, second.output
     second_folder = _saved_folder(second.output)
     assert second_folder != first_folder and second_folder.is_dir()
@@ -210,9 +210,13 @@ def test_a_cached_rerun_reads_an_edited_handbook_file_and_reports_the_folder_it_
         "river kayaking" in row for row in rows
     )
 
-    third = run(*args)  # unchanged file: the read is cached, the dataset is still written by this run
+    _handbook_json(source, topic_of_first="river kayaking")  # back to the first file
+    third = run_cli(*args)
     assert third.exit_code == 0, third.output
-    assert "load_handbook_samples: " in third.output and "(cached: from an earlier run)" in third.output
+    assert "load_handbook_samples: " in third.output and "(cached" not in third.output  # read again
     third_folder = _saved_folder(third.output)
-    assert third_folder not in (first_folder, second_folder) and third_folder.is_dir()
-    assert storage.latest_dataset(isolated_state / "datasets", "instruction") == third_folder
+    assert third_folder == first_folder  # the same rows: that version again, not a copy
+    assert storage.latest_dataset(isolated_state / "datasets", "instruction") == first_folder
+    assert sorted(
+        p.name for p in (isolated_state / "datasets" / "instruction").iterdir() if p.is_dir()
+    ) == sorted([first_folder.name, second_folder.name])

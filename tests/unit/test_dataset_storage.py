@@ -81,24 +81,32 @@ def test_built_datasets_load_from_disk_with_the_stated_columns(
     assert manifest["fingerprint"] == storage.fingerprint(loaded)
 
 
-def test_each_save_is_a_new_version_named_by_time_and_content(tmp_path: Path):
+def test_each_new_content_is_a_new_version_and_the_same_rows_are_saved_once(tmp_path: Path):
     dataset = storage.to_dataset_dict(
         train=instruction_samples(4), test=[], dataset_type=DatasetType.INSTRUCTION
     )
-    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    kwargs = {
-        "root": tmp_path,
-        "dataset_type": DatasetType.INSTRUCTION,
-        "card": "# card",
-        "manifest": {},
-        "now": when,
-    }
-    first = storage.save_dataset(dataset, **kwargs)
-    second = storage.save_dataset(dataset, **kwargs)
+    other = storage.to_dataset_dict(
+        train=instruction_samples(5), test=[], dataset_type=DatasetType.INSTRUCTION
+    )
+    kwargs = {"root": tmp_path, "dataset_type": DatasetType.INSTRUCTION, "card": "# card", "manifest": {}}
+    first = storage.save_dataset(dataset, now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), **kwargs)
     assert first.name == f"20260102T030405Z-{storage.fingerprint(dataset)[:10]}"
-    assert second != first and storage.latest_dataset(tmp_path, "instruction") == second
     assert len(load_from_disk(str(first))["test"]) == 0
     assert load_from_disk(str(first))["test"].column_names == ["instruction", "output"]
+
+    second = storage.save_dataset(other, now=datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC), **kwargs)
+    assert second != first and storage.latest_dataset(tmp_path, "instruction") == second
+
+    again = storage.save_dataset(dataset, now=datetime(2026, 1, 2, 3, 4, 7, tzinfo=UTC), **kwargs)
+    assert again == first  # the same rows: that version again, not a third copy
+    assert storage.latest_dataset(tmp_path, "instruction") == first
+    assert sorted(p.name for p in (tmp_path / "instruction").iterdir() if p.is_dir()) == sorted(
+        [first.name, second.name]
+    )
+
+    (first / storage.MANIFEST).unlink()  # a save cut short before its manifest is not a version
+    rewritten = storage.save_dataset(dataset, now=datetime(2026, 1, 2, 3, 4, 8, tzinfo=UTC), **kwargs)
+    assert rewritten not in (first, second) and (rewritten / storage.MANIFEST).exists()
 
 
 def test_handbook_datasets_load_with_their_own_split(shared_corpus: Path):

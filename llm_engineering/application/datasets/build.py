@@ -85,6 +85,35 @@ def filter_generated(report: GenerationReport, *, quality: QualitySettings) -> F
     )
 
 
+class DatasetVersion(BaseModel):
+    """A saved dataset version by reference: what the pipeline's last step hands to ZenML.
+
+    The rows stay in the version folder (``datasets.load_from_disk`` reads it); the artifact
+    store keeps this record and the card.
+
+    Attributes:
+        path: the version folder.
+        fingerprint: SHA-256 of its rows.
+        rows: rows per split.
+        columns: the dataset's columns.
+        card: the Markdown dataset card.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    fingerprint: str
+    rows: dict[str, int]
+    columns: list[str]
+    card: str
+
+    def load(self) -> Any:
+        """The ``DatasetDict`` saved in :attr:`path`."""
+        from datasets import load_from_disk
+
+        return load_from_disk(str(self.path))
+
+
 class DatasetBuild(BaseModel):
     """A built dataset: where it was saved, its counts and card. The ``DatasetDict`` rides along.
 
@@ -104,6 +133,17 @@ class DatasetBuild(BaseModel):
     card: str
     hub_url: str | None = None
     stats: dict[str, Any]
+
+    def version(self) -> DatasetVersion:
+        """This build as a :class:`DatasetVersion` reference."""
+        first = next(iter(self.dataset.values()))
+        return DatasetVersion(
+            path=self.path,
+            fingerprint=storage.fingerprint(self.dataset),
+            rows={name: len(split) for name, split in self.dataset.items()},
+            columns=list(first.column_names),
+            card=self.card,
+        )
 
     def summary(self) -> str:
         """One line: rows per split and the folder."""

@@ -8,7 +8,8 @@ Saved layout, one folder per generated version::
         generation.json                      # how it was made: strategy, counts, filters, seconds
     <root>/<dataset_type>/LATEST             # name of the newest version folder
 
-The content hash makes identical datasets recognisable; the time orders versions.
+The content hash makes identical datasets recognisable: the same rows are saved once, and a
+rerun that makes them again points ``LATEST`` at the existing version. The time orders versions.
 
 **Handbook JSON** (the LLM Engineer's Handbook's export format) is read by
 :func:`load_handbook_json`::
@@ -157,6 +158,9 @@ def save_dataset(
 ) -> Path:
     """Save under a new versioned folder ``<root>/<type>/<time>-<hash>`` and point ``LATEST`` at it.
 
+    A dataset with the same rows as a saved version is not saved again: ``LATEST`` points at
+    that version, whose folder is returned.
+
     Args:
         dataset_dict: the dataset.
         root: the datasets folder (``STATE_DIR/datasets`` by default).
@@ -171,6 +175,10 @@ def save_dataset(
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     digest = fingerprint(dataset_dict)
     base = Path(root) / str(dataset_type)
+    same = _version_with_fingerprint(base, digest)
+    if same is not None:  # the same rows again: that version is this one (and training can reuse its run)
+        (base / LATEST).write_text(same.name + "\n", encoding="utf-8")
+        return same
     folder = base / f"{stamp}-{digest[:10]}"
     suffix = 1
     while folder.exists():
@@ -185,6 +193,18 @@ def save_dataset(
     )
     (base / LATEST).write_text(folder.name + "\n", encoding="utf-8")
     return folder
+
+
+def _version_with_fingerprint(base: Path, digest: str) -> Path | None:
+    """The newest complete saved version whose rows have ``digest``, or None."""
+    for folder in sorted(base.glob(f"*-{digest[:10]}*"), reverse=True):
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # cut short before its manifest was written: not a version
+        if manifest.get("fingerprint") == digest:
+            return folder
+    return None
 
 
 def latest_dataset(root: Path, dataset_type: DatasetType | str) -> Path | None:
