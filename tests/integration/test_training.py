@@ -102,7 +102,8 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tiny_model_dir: Pat
     assert [step for step, _ in sft.losses] == [1, 2, 3, 4]  # history of the first session kept
     # A finished stage is reused, not trained again; a changed config is a new run.
     _, [again], _ = train_twin(config, models_dir=tmp_path / "models", datasets_root=tmp_path / "datasets")
-    assert again == sft
+    assert again.reused and not sft.reused and again.model_copy(update={"reused": False}) == sft
+    assert again.summary().startswith("sft: complete in an earlier run, reused: 4 steps")
     other, _, _ = train_twin(
         _config(tiny_model_dir, sft__max_steps=1, dpo__enabled=False),
         models_dir=tmp_path / "models",

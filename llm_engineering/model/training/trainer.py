@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from llm_engineering.configs.training import DPOSettings, QuantizationSettings, SFTSettings
 from llm_engineering.model.chat import ensure_chat_template
@@ -52,6 +52,7 @@ class StageResult(BaseModel):
         peak_memory_mb: peak resident memory of the process so far.
         resumed_from: the checkpoint the last session started from, if any.
         metrics: other final figures (DPO reward margin and accuracy, ...).
+        reused: this run found the stage complete and trained nothing (never saved).
     """
 
     stage: Stage
@@ -68,6 +69,7 @@ class StageResult(BaseModel):
     peak_memory_mb: float
     resumed_from: str | None = None
     metrics: dict[str, float] = {}
+    reused: bool = Field(default=False, exclude=True)
 
     @property
     def loss_first(self) -> float | None:
@@ -99,8 +101,9 @@ class StageResult(BaseModel):
         """One line: steps, loss first -> last, tokens/s, padding, seconds, output folder."""
         loss = f"{self.loss_first:.3f} -> {self.loss_last:.3f}" if self.losses else "n/a"
         resumed = f", resumed from {self.resumed_from}" if self.resumed_from else ""
+        reused = "complete in an earlier run, reused: " if self.reused else ""
         return (
-            f"{self.stage}: {self.steps} steps on {self.samples} samples, loss {loss}, "
+            f"{self.stage}: {reused}{self.steps} steps on {self.samples} samples, loss {loss}, "
             f"{self.tokens_per_second:.0f} tokens/s, {self.padding_share:.1%} padding, {self.seconds:.1f}s, "
             f"peak {self.peak_memory_mb:.0f} MB{resumed} -> {self.merged}"
         )
@@ -258,7 +261,7 @@ def train_stage(
     done = completed_stage(stage_dir)
     if done is not None:
         logger.info("%s: complete in %s, reused", stage, stage_dir)
-        return done
+        return done.model_copy(update={"reused": True})
     checkpoints = stage_dir / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
     resume = last_complete_checkpoint(checkpoints)
