@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from llm_engineering.application.datasets.ports import ChatMessage, LLMError, MalformedOutput
 from llm_engineering.domain.cleaned_documents import CleanedDocument, cleaned_collection
+from llm_engineering.domain.dataset import InstructionSample
 from llm_engineering.domain.vector_store import Filters, Point, ScoredPoint
 from llm_engineering.infrastructure.llm.base import parse_json_object
 
@@ -43,6 +44,22 @@ def demo_cleaned_documents(author_full_name: str = "Maya Lindqvist") -> list[Cle
             )
         )
     return documents
+
+
+def instruction_samples(n: int = 12) -> list[InstructionSample]:
+    """``n`` instruction samples in the author's voice, two per document, long enough to pass the filters."""
+    return [
+        InstructionSample(
+            instruction=f"Write about topic number {i}.",
+            answer=f"My own words on topic {i}, written the way I always write them, with enough length to pass. "
+            * 2,
+            category="articles" if i % 3 else "posts",
+            extract_id=f"e{i}",
+            document_id=f"d{i // 2}",
+            source="test",
+        )
+        for i in range(n)
+    ]
 
 
 def _matches(payload: dict[str, Any], filters: Filters | None) -> bool:

@@ -13,21 +13,7 @@ from llm_engineering.application.datasets import build, storage
 from llm_engineering.application.datasets import samples as sample_generation
 from llm_engineering.configs.datasets import GenerateDatasetsConfig
 from llm_engineering.domain.dataset import DatasetType, InstructionSample, PreferenceSample
-
-
-def instruction_samples(n: int = 12) -> list[InstructionSample]:
-    return [
-        InstructionSample(
-            instruction=f"Write about topic number {i}.",
-            answer=f"My own words on topic {i}, written the way I always write them, with enough length to pass. "
-            * 2,
-            category="articles" if i % 3 else "posts",
-            extract_id=f"e{i}",
-            document_id=f"d{i // 2}",
-            source="test",
-        )
-        for i in range(n)
-    ]
+from tests.fakes import instruction_samples
 
 
 def preference_samples(n: int = 12) -> list[PreferenceSample]:

@@ -11,7 +11,7 @@ from llm_engineering.application.datasets.build import FilteredSamples
 from llm_engineering.application.datasets.samples import GenerationReport
 from llm_engineering.application.datasets.work import MissingWorkError, WorkStore, work_store
 from llm_engineering.domain.dataset import DatasetType
-from tests.unit.test_dataset_storage import instruction_samples
+from tests.fakes import instruction_samples
 
 
 def report(n: int, *, seconds: float = 1.0) -> GenerationReport:

@@ -137,9 +137,11 @@ class DatasetBuild(BaseModel):
     def version(self) -> DatasetVersion:
         """This build as a :class:`DatasetVersion` reference."""
         first = next(iter(self.dataset.values()))
+        fingerprint = storage.saved_fingerprint(self.path)  # computed once, when it was saved
+        assert fingerprint is not None  # save_dataset writes it, or returns a version that has it
         return DatasetVersion(
             path=self.path,
-            fingerprint=storage.fingerprint(self.dataset),
+            fingerprint=fingerprint,
             rows={name: len(split) for name, split in self.dataset.items()},
             columns=list(first.column_names),
             card=self.card,

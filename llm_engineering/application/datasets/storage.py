@@ -195,14 +195,19 @@ def save_dataset(
     return folder
 
 
+def saved_fingerprint(folder: Path) -> str | None:
+    """The fingerprint a saved version's manifest records; None for a save cut short before it."""
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest.get("fingerprint")
+
+
 def _version_with_fingerprint(base: Path, digest: str) -> Path | None:
     """The newest complete saved version whose rows have ``digest``, or None."""
     for folder in sorted(base.glob(f"*-{digest[:10]}*"), reverse=True):
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # cut short before its manifest was written: not a version
-        if manifest.get("fingerprint") == digest:
+        if saved_fingerprint(folder) == digest:
             return folder
     return None
 
