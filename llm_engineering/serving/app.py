@@ -29,13 +29,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llm_engineering.application.rag.hybrid import RetrievalResult
 from llm_engineering.model.chat import build_messages
+from llm_engineering.model.decoding import Decoding
 from llm_engineering.serving.backends import (
     ECHO_MODEL_ID,
     TWIN_MODEL_ID,
     Backend,
     EchoBackend,
     Finished,
-    GenerationParams,
     ModelCard,
 )
 from llm_engineering.serving.control import PipelineEntryLike, PipelineRuns, RunInspector
@@ -212,14 +212,14 @@ class Services:
 
     def params(
         self, max_tokens: int | None, *, temperature: float | None, top_p: float | None, stop, seed
-    ) -> GenerationParams:
+    ) -> Decoding:
         limit = self.options.max_tokens_limit
         if max_tokens is not None and max_tokens > limit:
             raise APIError(
                 400, f"max_tokens must be at most {limit}", param="max_tokens", code="invalid_value"
             )
-        return GenerationParams(
-            max_tokens=max_tokens or self.options.default_max_tokens,
+        return Decoding(
+            max_new_tokens=max_tokens or self.options.default_max_tokens,
             temperature=0.0 if temperature is None else temperature,
             top_p=1.0 if top_p is None else top_p,
             stop=tuple(stop or ()),
@@ -395,7 +395,7 @@ def create_app(
         history: list[dict[str, str]],
         *,
         model: str,
-        params: GenerationParams,
+        params: Decoding,
         result: RetrievalResult | None,
         twin_author: str | None,
     ) -> AsyncIterator[str | Finished]:
@@ -406,7 +406,7 @@ def create_app(
         passages = [chunk.content for chunk in chunks]
         messages = build_messages(question, author=author, context=passages, history=history)
         # Retrieved passages fill what the model's context leaves: the lowest-ranked go first.
-        while passages and ((await chosen.room(model, messages, params.max_tokens)) or 0) < 0:
+        while passages and ((await chosen.room(model, messages, params.max_new_tokens)) or 0) < 0:
             passages.pop()
             messages = build_messages(question, author=author, context=passages, history=history)
         if chosen.kind == "echo":  # echo answers with the user's own message, not the augmented prompt
@@ -430,7 +430,7 @@ def create_app(
         history: list[dict[str, str]],
         *,
         model: str,
-        params: GenerationParams,
+        params: Decoding,
         author: str | None,
         use_rag: bool,
         k: int,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from llm_engineering.model.decoding import Decoding
 from llm_engineering.model.registry import ModelRegistry, UnknownModelVersion
 from llm_engineering.serving.batching import BatchScheduler, Finished
 from llm_engineering.serving.errors import APIError
@@ -35,17 +36,6 @@ MODEL_LOADING = threading.Lock()
 TWIN_MODEL_ID = "llm-twin"
 """The model id that always means "the twin this server serves" (production version or folder)."""
 ECHO_MODEL_ID = "echo"
-
-
-@dataclass(frozen=True)
-class GenerationParams:
-    """Sampling settings of one request."""
-
-    max_tokens: int = 256
-    temperature: float = 0.0
-    top_p: float = 1.0
-    stop: Sequence[str] = ()
-    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +72,7 @@ class Backend(Protocol):
         ...
 
     def stream(
-        self, model: str, messages: list[dict[str, str]], params: GenerationParams
+        self, model: str, messages: list[dict[str, str]], params: Decoding
     ) -> AsyncIterator[str | Finished]: ...
 
 
@@ -114,7 +104,7 @@ class EchoBackend:
         return None  # echo has no context window
 
     async def stream(
-        self, model: str, messages: list[dict[str, str]], params: GenerationParams
+        self, model: str, messages: list[dict[str, str]], params: Decoding
     ) -> AsyncIterator[str | Finished]:
         text = last_user_message(messages)
         for stop in params.stop:
@@ -123,12 +113,12 @@ class EchoBackend:
         words = text.split(" ")
         pieces = [word if i == 0 else " " + word for i, word in enumerate(words)]
         prompt_tokens = sum(len(m["content"].split()) for m in messages)
-        for i, piece in enumerate(pieces[: params.max_tokens]):
+        for i, piece in enumerate(pieces[: params.max_new_tokens]):
             yield piece
             if i % 8 == 7:
                 await asyncio.sleep(0)
-        reason = "length" if len(pieces) > params.max_tokens else "stop"
-        yield Finished(reason, prompt_tokens, min(len(pieces), params.max_tokens))
+        reason = "length" if len(pieces) > params.max_new_tokens else "stop"
+        yield Finished(reason, prompt_tokens, min(len(pieces), params.max_new_tokens))
 
 
 class OpenAIBackend:
@@ -185,7 +175,7 @@ class OpenAIBackend:
         return None  # the upstream server knows its own window and refuses what does not fit
 
     async def stream(
-        self, model: str, messages: list[dict[str, str]], params: GenerationParams
+        self, model: str, messages: list[dict[str, str]], params: Decoding
     ) -> AsyncIterator[str | Finished]:
         import openai
 
@@ -194,7 +184,7 @@ class OpenAIBackend:
         kwargs: dict[str, Any] = {
             "model": self.model_id,
             "messages": messages,
-            "max_tokens": params.max_tokens,
+            "max_tokens": params.max_new_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
             "stream": True,
@@ -401,14 +391,14 @@ class LocalTwinBackend:
         return loaded.max_positions - len(prompt_ids) - max_tokens
 
     async def stream(
-        self, model: str, messages: list[dict[str, str]], params: GenerationParams
+        self, model: str, messages: list[dict[str, str]], params: Decoding
     ) -> AsyncIterator[str | Finished]:
         loaded = await self._get(model)
         prompt_ids = await asyncio.to_thread(_prompt_ids, loaded.tokenizer, messages)
-        if len(prompt_ids) + params.max_tokens > loaded.max_positions:
+        if len(prompt_ids) + params.max_new_tokens > loaded.max_positions:
             raise APIError(
                 400,
-                f"the prompt ({len(prompt_ids)} tokens) plus max_tokens ({params.max_tokens}) exceeds the "
+                f"the prompt ({len(prompt_ids)} tokens) plus max_tokens ({params.max_new_tokens}) exceeds the "
                 f"model's context of {loaded.max_positions} tokens",
                 param="messages",
                 code="context_length_exceeded",
@@ -417,7 +407,7 @@ class LocalTwinBackend:
         events: asyncio.Queue = asyncio.Queue()
         ticket = loaded.scheduler.submit(
             prompt_ids,
-            max_new_tokens=params.max_tokens,
+            max_new_tokens=params.max_new_tokens,
             temperature=params.temperature,
             top_p=params.top_p,
             stop=params.stop,

@@ -20,7 +20,8 @@ from llm_engineering.domain.cleaned_documents import embedded_collection
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.domain.vector_store import Point
 from llm_engineering.serving.app import ServingOptions, create_app
-from llm_engineering.serving.backends import EchoBackend, Finished, GenerationParams, OpenAIBackend
+from llm_engineering.model.decoding import Decoding
+from llm_engineering.serving.backends import EchoBackend, Finished, OpenAIBackend
 from llm_engineering.serving.errors import APIError
 from tests.serving_fixtures import API_KEY, AUTHOR, DemoState, LiveServer, auth, demo_state  # noqa: F401
 
@@ -297,7 +298,7 @@ class FailingBackend(EchoBackend):
     kind = "failing"
 
     async def stream(
-        self, model: str, messages: list[dict[str, str]], params: GenerationParams
+        self, model: str, messages: list[dict[str, str]], params: Decoding
     ) -> AsyncIterator[str | Finished]:
         yield "partial"
         raise APIError(500, "the model fell over")
