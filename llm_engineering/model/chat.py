@@ -27,10 +27,43 @@ SYSTEM_PROMPT = (
 )
 CONTEXT_PROMPT = "Use these passages from {author}'s own writing where they help:\n\n{context}\n\n"
 
+CONTEXT_PASSAGES = 3
+"""The context budget, part 1: most retrieved passages in one prompt (serving retrieves this many).
+
+Training (SFT and DPO rows), evaluation and serving all build their prompts with
+:func:`build_messages`, which enforces the budget, so the twin is asked in the form it learnt."""
+PASSAGE_WORDS = 50
+"""The context budget, part 2: most words of one passage. 3 x 50 words is ~200 tokens of the
+SmolLM2 tokenizer: with the system prompt (~55) and an answer of ~180 tokens a row fits SFT's
+``max_length`` of 512, which keeps a CPU epoch affordable."""
+
 
 def system_prompt(author: str | None) -> str:
     """The twin's system prompt; without an author, a neutral one (never the base model's default)."""
     return SYSTEM_PROMPT.format(author=" ".join(author.split()) if author else "the author")
+
+
+def clip_passage(passage: str, *, words: int = PASSAGE_WORDS) -> str:
+    """``passage`` with its whitespace folded, cut to at most ``words`` words.
+
+    The cut ends at the last sentence end within the budget when one falls in its second half
+    (a whole sentence reads better than half of one); otherwise at the word limit, marked "…".
+    """
+    tokens = passage.split()
+    if len(tokens) <= words:
+        return " ".join(tokens)
+    kept = tokens[:words]
+    for end in range(len(kept) - 1, words // 2 - 1, -1):
+        if kept[end].endswith((".", "!", "?", '."', ".)")):
+            return " ".join(kept[: end + 1])
+    return " ".join(kept) + " …"
+
+
+def fit_context(passages: Sequence[str]) -> list[str]:
+    """The passages a prompt carries: the first :data:`CONTEXT_PASSAGES` non-blank ones (callers
+    pass them best first), each clipped to :data:`PASSAGE_WORDS` words."""
+    clipped = [clip_passage(p) for p in passages if p and p.strip()]
+    return clipped[:CONTEXT_PASSAGES]
 
 
 def build_messages(
@@ -45,10 +78,13 @@ def build_messages(
     Args:
         instruction: the user's question or instruction.
         author: whose twin answers (named in the system prompt).
-        context: retrieved passages, put before the instruction (serving only; training has none).
+        context: retrieved passages, best first, put before the instruction; the context budget
+            applies (:func:`fit_context`: at most :data:`CONTEXT_PASSAGES` passages of at most
+            :data:`PASSAGE_WORDS` words), in training, evaluation and serving alike.
         history: earlier ``{"role", "content"}`` turns of the conversation, oldest first.
     """
     user = instruction
+    context = fit_context(context)
     if context:
         joined = "\n\n".join(f"[{i}] {passage}" for i, passage in enumerate(context, start=1))
         user = CONTEXT_PROMPT.format(author=author or "the author", context=joined) + instruction
