@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     poe_access_key: SecretStr | None = None  # the Poe bot's access key
     serving_host: str = "127.0.0.1"  # where `poe demo` and `local-infrastructure-up --api` start the API
     serving_port: int = 8000
+    serving_control_api: bool = False  # the pipeline control API without SERVING_API_KEY (off by default)
+    serving_allow_publishing: bool = False  # control API overrides may set push_to_hub and hub ids
+    serving_max_queue: int = 64  # generation requests running or waiting; more get 429 + Retry-After
+    serving_request_timeout: float = 300.0  # seconds one generation request may take (then 504)
     # Retrieval while serving: the endpoint above for self-query and query expansion (else
     # offline), and a cross-encoder to rerank with (a hub id or folder; empty: no rerank).
     rag_llm: bool = False
