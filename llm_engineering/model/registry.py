@@ -27,6 +27,8 @@ from pydantic import BaseModel, Field
 from llm_engineering.domain.exceptions import LLMTwinError
 
 Stage = Literal["base", "sft", "dpo"]
+PICK_ORDER: tuple[Stage, ...] = ("dpo", "sft", "base")
+"""After the production version, the stage that answers when none is named, first choice first."""
 
 
 class UnknownModelVersion(LLMTwinError):
@@ -43,7 +45,7 @@ class ModelVersion(BaseModel):
         adapter: the LoRA adapter folder, when the version was trained with one.
         base_model: the base model id or folder it was trained from.
         author: whose twin it is.
-        created_at: UTC time of registration (ISO 8601).
+        created_at: UTC time of registration (ISO 8601; microseconds, so versions of one second still order).
         datasets: dataset versions used (``{"instruction": "<folder>", ...}``).
         hyperparameters: training settings worth showing beside the scores.
         metrics: training and evaluation figures (losses, tokens/s, scores).
@@ -55,10 +57,21 @@ class ModelVersion(BaseModel):
     adapter: Path | None = None
     base_model: str
     author: str | None = None
-    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="microseconds"))
     datasets: dict[str, str] = Field(default_factory=dict)
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+def _newest_first_key(version: ModelVersion) -> tuple[datetime, str]:
+    """Sort key by registration time (parsed: second- and microsecond-stamped records compare), then name."""
+    try:
+        stamp = datetime.fromisoformat(version.created_at)
+    except ValueError:
+        stamp = datetime.min.replace(tzinfo=UTC)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp, version.name
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -107,19 +120,45 @@ class ModelRegistry:
             for path in self.versions_dir.glob("*.json")
         ]
         found = [v for v in found if stage is None or v.stage == stage]
-        return sorted(found, key=lambda v: (v.created_at, v.name), reverse=True)
+        return sorted(found, key=_newest_first_key, reverse=True)
+
+    def names(self) -> list[str]:
+        """The names of the registered versions (their record files), sorted."""
+        if not self.versions_dir.is_dir():
+            return []
+        return sorted(path.stem for path in self.versions_dir.glob("*.json") if not path.name.startswith("."))
 
     def get(self, name: str) -> ModelVersion:
+        """The version called ``name``; only a name the registry lists is read (never a path).
+
+        Raises:
+            UnknownModelVersion: ``name`` is not one of :meth:`names` (``../production`` and
+                absolute paths included).
+        """
+        known = self.names()
+        if name not in known:
+            listed = ", ".join(known) or "none yet"
+            raise UnknownModelVersion(f"no model version {name!r} (known: {listed})")
         path = self.versions_dir / f"{name}.json"
-        if not path.is_file():
-            known = ", ".join(v.name for v in self.versions()) or "none yet"
-            raise UnknownModelVersion(f"no model version {name!r} (known: {known})")
         return ModelVersion.model_validate_json(path.read_text(encoding="utf-8"))
 
     def latest(self, stage: Stage | None = None) -> ModelVersion | None:
         """The newest version (of ``stage``), or None."""
         versions = self.versions(stage)
         return versions[0] if versions else None
+
+    def default_version(self) -> ModelVersion | None:
+        """What answers when no model is named, in the one order serving and the CLI share:
+        the production version, else the newest DPO twin, else the newest SFT twin, else the
+        registered base (None: the caller falls back to the packaged base model)."""
+        production = self.production()
+        if production is not None:
+            return production
+        for stage in PICK_ORDER:
+            version = self.latest(stage)
+            if version is not None:
+                return version
+        return None
 
     def production(self) -> ModelVersion | None:
         """The version promoted to production, or None before any promotion."""

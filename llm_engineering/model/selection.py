@@ -15,8 +15,9 @@ def choose_model(
 
     Args:
         model: a model folder, a registry version name (``base`` works before any training), or
-            None for the default: the production version, else the newest DPO twin, else the
-            newest SFT twin, else the base model.
+            None for the default (:meth:`ModelRegistry.default_version`, the order serving
+            shares): the production version, else the newest DPO twin, else the newest SFT
+            twin, else the registered base, else the packaged base model.
         registry: the model registry.
         base_model: the BASE_MODEL setting (None: the packaged SmolLM2).
 
@@ -30,7 +31,7 @@ def choose_model(
             return resolve_base_model(base_model, models_dir=registry.root), None  # before any training
         version = registry.get(model)
         return version.folder, version
-    version = registry.production() or registry.latest("dpo") or registry.latest("sft")
+    version = registry.default_version()
     if version is not None:
         return version.folder, version
     return resolve_base_model(base_model, models_dir=registry.root), None

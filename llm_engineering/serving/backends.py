@@ -287,7 +287,7 @@ class LocalTwinBackend:
             version = self.registry.get(self.twin_model)
             return version.name, Path(version.folder), version.author, None
         stamp = self.registry.production_stamp()
-        version = self.registry.production() or self.registry.latest()
+        version = self.registry.default_version()  # the pick order the CLI shares
         if version is not None:
             return version.name, Path(version.folder), version.author, stamp
         if self.fallback_folder is None:
