@@ -131,15 +131,28 @@ class QualitySettings(StrictModel):
 
 
 class SplitSettings(StrictModel):
-    """The per-category train/test split."""
+    """The train/validation/test split by a hash of each document id (the same in every dataset)."""
 
     test_size: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    """Share of the groups (documents or extracts) of each category that go to the test split."""
+    """Share of the groups (documents or extracts) held out for the test split."""
+    validation_size: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    """Share of the groups held out for the validation (dev) split: decoding defaults and other
+    choices are made on it, never on the test split."""
     seed: int = 42
-    """Seed of the split and of the row order."""
+    """Seed of the split's hash and of the row order. Keep it equal in the instruction and the
+    preference configs: the two datasets then hold out the same documents."""
     group_by: Literal["document", "extract"] = "document"
     """Samples of one group stay on one side. ``document``: no document, hence no extract, is in
     both splits; ``extract``: finer, for corpora of few documents."""
+
+    @model_validator(mode="after")
+    def _held_out_below_all(self) -> SplitSettings:
+        if self.test_size + self.validation_size >= 1:
+            raise ValueError(
+                f"test_size ({self.test_size}) + validation_size ({self.validation_size}) must stay below 1: "
+                "training needs documents too"
+            )
+        return self
 
 
 class OutputSettings(StrictModel):

@@ -23,7 +23,7 @@ class DatasetType(StrEnum):
     PREFERENCE = "preference"
 
 
-Split = Literal["train", "test"]
+Split = Literal["train", "validation", "test"]
 
 
 class Extract(BaseModel):
@@ -67,6 +67,9 @@ class _Sample(BaseModel):
     """How the sample was made: ``offline``, ``llm``, ``model:<id>`` or ``handbook``."""
     split: Split | None = None
     """A split fixed by the input (handbook JSON keeps its own split); None: the splitter decides."""
+    context: tuple[str, ...] = ()
+    """Retrieved passages of the author the prompt carries (``chat.build_messages(context=...)``),
+    best first; empty: a prompt without passages."""
 
 
 class InstructionSample(_Sample):
@@ -105,14 +108,19 @@ DATASET_COLUMNS: dict[DatasetType, tuple[str, ...]] = {
     DatasetType.INSTRUCTION: ("instruction", "output"),
     DatasetType.PREFERENCE: ("prompt", "chosen", "rejected"),
 }
-"""Columns of the saved datasets, in order."""
+"""Columns every saved dataset of a type has (training refuses a dataset without them)."""
+
+ROW_COLUMNS: tuple[str, ...] = ("document_id", "context")
+"""Columns a generated dataset adds: the document of the row's answer (the split is by document)
+and the passages its prompt carries (a list of strings)."""
 
 
-def sample_row(sample: Sample) -> dict[str, str]:
-    """The dataset row of a sample, with exactly the columns of :data:`DATASET_COLUMNS`."""
+def sample_row(sample: Sample) -> dict[str, str | list[str]]:
+    """The dataset row of a sample: the columns of :data:`DATASET_COLUMNS`, then :data:`ROW_COLUMNS`."""
+    extra: dict[str, str | list[str]] = {"document_id": sample.document_id, "context": list(sample.context)}
     if isinstance(sample, PreferenceSample):
-        return {"prompt": sample.instruction, "chosen": sample.chosen, "rejected": sample.rejected}
-    return {"instruction": sample.instruction, "output": sample.answer}
+        return {"prompt": sample.instruction, "chosen": sample.chosen, "rejected": sample.rejected, **extra}
+    return {"instruction": sample.instruction, "output": sample.answer, **extra}
 
 
 def sample_answer(sample: Sample) -> str:

@@ -1,4 +1,4 @@
-"""The per-category train/test split: groups never straddle it, the seed fixes it, leaks are caught."""
+"""The train/validation/test split by document: groups never straddle it, every dataset agrees, leaks are caught."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from llm_engineering.application.datasets.splits import (
     check_no_leakage,
     split_samples,
 )
-from llm_engineering.domain.dataset import InstructionSample
+from llm_engineering.domain.dataset import InstructionSample, PreferenceSample
 
 
 def sample(
@@ -37,29 +37,51 @@ SAMPLES = [
 
 
 @pytest.mark.parametrize("group_by", ["document", "extract"])
-def test_no_group_is_on_both_sides_and_every_category_has_a_test_part(group_by):
-    result = split_samples(SAMPLES, test_size=0.1, seed=1, group_by=group_by)
+def test_no_group_is_both_trained_on_and_held_out(group_by):
+    result = split_samples(SAMPLES, test_size=0.1, validation_size=0.1, seed=1, group_by=group_by)
     check_no_leakage(result, group_by=group_by)
     key = "document_id" if group_by == "document" else "extract_id"
-    assert not {getattr(s, key) for s in result.train} & {getattr(s, key) for s in result.test}
+    held_out = {getattr(s, key) for s in [*result.test, *result.validation]}
+    assert not {getattr(s, key) for s in result.train} & held_out
+    assert not {getattr(s, key) for s in result.test} & {getattr(s, key) for s in result.validation}
     counts = result.counts()
-    assert counts["train"]["total"] + counts["test"]["total"] == len(SAMPLES)
-    assert counts["test"]["posts"] > 0 and counts["test"]["articles"] > 0
-    if group_by == "document":
-        assert counts["test"]["articles"] == 2 * 3 * 2  # round(0.1 x 20) documents, 3 extracts, 2 variants
+    assert sum(counts[name]["total"] for name in ("train", "validation", "test")) == len(SAMPLES)
+    assert counts["test"]["total"] > 0 and counts["validation"]["total"] > 0
 
 
-def test_the_seed_fixes_the_split():
-    first = split_samples(SAMPLES, test_size=0.2, seed=3)
-    assert first == split_samples(SAMPLES, test_size=0.2, seed=3)
-    assert {s.document_id for s in first.test} != {
+def test_a_document_is_on_the_same_side_in_every_dataset_whatever_the_other_documents():
+    full = split_samples(SAMPLES, test_size=0.2, validation_size=0.2, seed=3)
+    side = {s.document_id: name for name, part in full.parts().items() for s in part}
+    preference = [
+        PreferenceSample(
+            instruction=s.instruction,
+            chosen=s.answer,
+            rejected="A generic answer that says nothing in particular.",
+            category=s.category,
+            extract_id=s.extract_id,
+            document_id=s.document_id,
+            source="test",
+        )
+        for s in SAMPLES[::3]  # another dataset, of a subset of the documents
+    ]
+    subset = split_samples(preference, test_size=0.2, validation_size=0.2, seed=3)
+    assert {
+        s.document_id: name for name, part in subset.parts().items() for s in part
+    }.items() <= side.items()
+    assert full == split_samples(SAMPLES, test_size=0.2, validation_size=0.2, seed=3)
+    assert {s.document_id for s in full.test} != {
         s.document_id for s in split_samples(SAMPLES, test_size=0.2, seed=4).test
     }
 
 
-def test_a_category_of_one_group_stays_in_training_and_a_zero_test_size_keeps_everything_there():
+def test_a_small_corpus_still_holds_out_one_test_and_one_validation_document():
+    few = [sample(d, e) for d in range(4) for e in range(2)]
+    result = split_samples(few, test_size=0.01, validation_size=0.01, seed=0)
+    assert len({s.document_id for s in result.test}) == 1
+    assert len({s.document_id for s in result.validation}) == 1
+    assert len({s.document_id for s in result.train}) == 2
     single = [sample(0, e, category="repositories") for e in range(3)]
-    assert split_samples(single, test_size=0.5, seed=0).test == []
+    assert split_samples(single, test_size=0.9, seed=0, group_by="document").train == single
     assert split_samples(SAMPLES, test_size=0.0, seed=0).test == []
 
 

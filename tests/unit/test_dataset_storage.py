@@ -41,7 +41,9 @@ def preference_samples(n: int = 12) -> list[PreferenceSample]:
 def test_built_datasets_load_from_disk_with_the_stated_columns(
     tmp_path: Path, dataset_type, samples, columns
 ):
-    config = GenerateDatasetsConfig(dataset_type=dataset_type, split={"test_size": 0.2})
+    config = GenerateDatasetsConfig(
+        dataset_type=dataset_type, split={"test_size": 0.2, "validation_size": 0.2}
+    )
     report = sample_generation.GenerationReport(
         dataset_type=dataset_type, strategy="test", samples=samples(), inputs=12, extracts=12
     )
@@ -53,17 +55,20 @@ def test_built_datasets_load_from_disk_with_the_stated_columns(
     assert built.path.parent == tmp_path / str(dataset_type)
     assert storage.latest_dataset(tmp_path, dataset_type) == built.path
     loaded = load_from_disk(str(built.path))
-    assert set(loaded) == {"train", "test"}
+    assert list(loaded) == ["train", "validation", "test"]
     for split in loaded.values():
-        assert split.column_names == columns
+        assert split.column_names == [*columns, "document_id", "context"]
     assert len(loaded["train"]) == built.counts["train"]["total"] and len(loaded["test"]) > 0
-    assert len(loaded["train"]) + len(loaded["test"]) == 12
+    assert len(loaded["validation"]) > 0
+    assert sum(len(split) for split in loaded.values()) == 12
+    held_out = set(loaded["test"]["document_id"]) | set(loaded["validation"]["document_id"])
+    assert not set(loaded["train"]["document_id"]) & held_out
     assert loaded["train"].info.description == built.card  # the card travels with the data
     assert "| train |" in built.card and f"`{columns[0]}`" in built.card
     readme = (built.path / storage.CARD).read_text(encoding="utf-8")
     assert readme == built.card
     manifest = json.loads((built.path / storage.MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["samples"] == {"train": len(loaded["train"]), "test": len(loaded["test"])}
+    assert manifest["samples"] == {name: len(split) for name, split in loaded.items()}
     assert manifest["fingerprint"] == storage.fingerprint(loaded)
 
 
@@ -78,7 +83,12 @@ def test_each_new_content_is_a_new_version_and_the_same_rows_are_saved_once(tmp_
     first = storage.save_dataset(dataset, now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), **kwargs)
     assert first.name == f"20260102T030405Z-{storage.fingerprint(dataset)[:10]}"
     assert len(load_from_disk(str(first))["test"]) == 0
-    assert load_from_disk(str(first))["test"].column_names == ["instruction", "output"]
+    assert load_from_disk(str(first))["test"].column_names == [
+        "instruction",
+        "output",
+        "document_id",
+        "context",
+    ]
 
     second = storage.save_dataset(other, now=datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC), **kwargs)
     assert second != first and storage.latest_dataset(tmp_path, "instruction") == second

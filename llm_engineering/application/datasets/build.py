@@ -149,10 +149,8 @@ class DatasetBuild(BaseModel):
 
     def summary(self) -> str:
         """One line: rows per split and the folder."""
-        train, test = self.counts["train"]["total"], self.counts["test"]["total"]
-        return f"{train} train / {test} test rows saved to {self.path}" + (
-            f", pushed to {self.hub_url}" if self.hub_url else ""
-        )
+        rows = " / ".join(f"{per['total']} {name}" for name, per in self.counts.items())
+        return f"{rows} rows saved to {self.path}" + (f", pushed to {self.hub_url}" if self.hub_url else "")
 
 
 def build_dataset(
@@ -179,11 +177,19 @@ def build_dataset(
     """
     started = time.perf_counter()
     result = split_samples(
-        filtered.samples, test_size=split.test_size, seed=split.seed, group_by=split.group_by
+        filtered.samples,
+        test_size=split.test_size,
+        validation_size=split.validation_size,
+        seed=split.seed,
+        group_by=split.group_by,
     )
     check_no_leakage(result, group_by=split.group_by)
     dataset = storage.to_dataset_dict(
-        train=result.train, test=result.test, dataset_type=filtered.dataset_type, seed=split.seed
+        train=result.train,
+        validation=result.validation,
+        test=result.test,
+        dataset_type=filtered.dataset_type,
+        seed=split.seed,
     )
     counts = result.counts()
     filters = {**filtered.filtered, "test_overlap_removed": result.test_overlap_removed}
@@ -193,8 +199,10 @@ def build_dataset(
         "strategy": filtered.strategy,
         "extracts": filtered.extracts,
         "samples_generated": filtered.generated,
-        "samples": {"train": counts["train"]["total"], "test": counts["test"]["total"]},
-        "samples_per_category": category_counts([*result.train, *result.test]),
+        "samples": {name: per["total"] for name, per in counts.items()},
+        "documents": {name: len({s.document_id for s in part}) for name, part in result.parts().items()},
+        "with_context": sum(1 for s in filtered.samples if s.context),
+        "samples_per_category": category_counts(filtered.samples),
         "filtered": filters,
         "failures": filtered.failures,
         "tokens_used": filtered.tokens_used or 0,
@@ -204,7 +212,10 @@ def build_dataset(
         "strategy": filtered.strategy,
         "extracts": filtered.extracts,
         "samples generated": filtered.generated,
-        "split": f"test_size {split.test_size}, grouped by {split.group_by}, seed {split.seed}",
+        "split": (
+            f"by a hash of each {split.group_by} id: test_size {split.test_size}, "
+            f"validation_size {split.validation_size}, seed {split.seed}"
+        ),
     }
     card = storage.dataset_card(
         dataset,

@@ -51,25 +51,52 @@ CARD = "README.md"
 MANIFEST = "generation.json"
 
 
-def to_dataset_dict(
-    *, train: Sequence[Sample], test: Sequence[Sample], dataset_type: DatasetType, seed: int = 42
-) -> Any:
-    """A ``datasets.DatasetDict`` with ``train`` and ``test`` splits and exactly the columns of the type.
+def dataset_features(dataset_type: DatasetType) -> Any:
+    """The ``datasets.Features`` of a generated dataset: the type's text columns, ``document_id``
+    and ``context`` (a list of passages)."""
+    from datasets import Features, Sequence, Value
 
-    Rows are shuffled with ``seed`` so categories are mixed; empty splits keep their columns.
+    columns = DATASET_COLUMNS[DatasetType(dataset_type)]
+    return Features(
+        {
+            **{column: Value("string") for column in columns},
+            "document_id": Value("string"),
+            "context": Sequence(Value("string")),
+        }
+    )
+
+
+def to_dataset_dict(
+    *,
+    train: Sequence[Sample],
+    test: Sequence[Sample],
+    dataset_type: DatasetType,
+    seed: int = 42,
+    validation: Sequence[Sample] | None = None,
+) -> Any:
+    """A ``datasets.DatasetDict`` with ``train``, ``validation`` (when given) and ``test`` splits.
+
+    Columns: those of the type, then ``document_id`` and ``context``. Rows are shuffled with
+    ``seed`` so categories are mixed; empty splits keep their columns.
 
     Args:
         train: training samples.
         test: test samples.
         dataset_type: decides the columns (``instruction``, ``output`` or ``prompt``, ``chosen``, ``rejected``).
         seed: seed of the row order.
+        validation: the dev split's samples (decoding defaults are chosen on it); None: no such split.
     """
-    from datasets import Dataset, DatasetDict, Features, Value
+    from datasets import Dataset, DatasetDict
 
-    columns = DATASET_COLUMNS[DatasetType(dataset_type)]
-    features = Features({column: Value("string") for column in columns})
+    features = dataset_features(dataset_type)
+    columns = list(features)
+    parts = [
+        ("train", train),
+        *([("validation", validation)] if validation is not None else []),
+        ("test", test),
+    ]
     splits = {}
-    for name, samples in (("train", train), ("test", test)):
+    for name, samples in parts:
         rows = [sample_row(s) for s in samples]
         random.Random(f"{seed}:{name}").shuffle(rows)
         splits[name] = Dataset.from_dict({c: [r[c] for r in rows] for c in columns}, features=features)
