@@ -16,9 +16,11 @@ pytestmark = pytest.mark.e2e
 def test_the_demo_goes_from_files_to_both_datasets_and_a_rerun_redoes_nothing(project_env, tmp_path):
     first = run_cli("end-to-end-data")
     assert first.exit_code == 0, first.output
+    # Two demo authors: Maya (9 articles, 4 posts) and Theo (6 articles, 3 posts).
     assert "crawl_links: crawled 13 links" in first.output and "13 stored" in first.output
-    assert "clean_documents: 13 documents" in first.output and "13 new" in first.output
-    assert project_env.count(ArticleDocument) == 9 and project_env.count(PostDocument) == 4
+    assert "crawl_links: crawled 9 links" in first.output and "9 stored" in first.output
+    assert "clean_documents: 22 documents" in first.output and "22 new" in first.output
+    assert project_env.count(ArticleDocument) == 15 and project_env.count(PostDocument) == 7
 
     saved = {}
     for line in first.output.splitlines():
@@ -37,6 +39,6 @@ def test_the_demo_goes_from_files_to_both_datasets_and_a_rerun_redoes_nothing(pr
 
     second = run_cli("end-to-end-data", "--no-cache")
     assert second.exit_code == 0, second.output
-    assert "0 stored, 13 skipped" in second.output
-    assert "0 new, 0 changed, 13 unchanged" in second.output
+    assert "0 stored, 13 skipped" in second.output and "0 stored, 9 skipped" in second.output
+    assert "0 new, 0 changed, 22 unchanged" in second.output
     assert "nothing to embed" in second.output
