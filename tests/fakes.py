@@ -50,7 +50,7 @@ def instruction_samples(n: int = 12) -> list[InstructionSample]:
     """``n`` instruction samples in the author's voice, two per document, long enough to pass the filters."""
     return [
         InstructionSample(
-            instruction=f"Write about topic number {i}.",
+            instruction=f"What do you think about feature store number {i}?",
             answer=f"My own words on topic {i}, written the way I always write them, with enough length to pass. "
             * 2,
             category="articles" if i % 3 else "posts",

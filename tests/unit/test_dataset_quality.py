@@ -71,19 +71,19 @@ def test_duplicate_extracts_are_removed_and_counted():
 def test_sample_filters_count_lengths_and_duplicates_but_keep_instruction_variants():
     answer, other = prose(), prose()
     samples = [
-        sample("Write about the first topic.", answer),
-        sample("Explain the first topic in your own words.", answer),  # same answer, other instruction: kept
-        sample("write about the first topic", answer + " "),  # exact duplicate after normalisation
-        sample("Write about the first topic!", answer.replace("word1 ", "wordX ", 1)),  # near duplicate
+        sample("Write about feature stores.", answer),
+        sample("Explain feature stores in your own words.", answer),  # same answer, other instruction: kept
+        sample("write about feature stores", answer + " "),  # exact duplicate after normalisation
+        sample("Write about feature stores!", answer.replace("word1 ", "wordX ", 1)),  # near duplicate
         sample("Short?", other),  # short instruction
         sample("A long enough instruction.", "Too short."),  # short answer
-        sample("Write about the second topic.", other),
+        sample("Write about chunk sizes.", other),
     ]
     kept, counts = filter_samples(samples, min_instruction_chars=10, min_answer_chars=100)
     assert [s.instruction for s in kept] == [
-        "Write about the first topic.",
-        "Explain the first topic in your own words.",
-        "Write about the second topic.",
+        "Write about feature stores.",
+        "Explain feature stores in your own words.",
+        "Write about chunk sizes.",
     ]
     assert counts.as_dict() == {
         "exact_duplicates": 1,
@@ -92,6 +92,7 @@ def test_sample_filters_count_lengths_and_duplicates_but_keep_instruction_varian
         "short_answer": 1,
         "short_rejected": 0,
         "rejected_like_chosen": 0,
+        "fragment_instruction": 0,
         "total": 4,
     }
 
@@ -101,7 +102,7 @@ def test_a_rejected_answer_like_the_chosen_one_is_dropped():
 
     def pair(rejected: str) -> PreferenceSample:
         return PreferenceSample(
-            instruction="Write about it please.", chosen=chosen, rejected=rejected,
+            instruction="Write about feature stores please.", chosen=chosen, rejected=rejected,
             category="posts", extract_id="e", document_id="d", source="test",
         )  # fmt: skip
 

@@ -3,29 +3,29 @@
 No model and no network: the same extracts always give the same samples.
 
 **Instructions** (:class:`OfflineInstructionWriter`). The answer of every sample is the
-extract itself, verbatim: the twin learns the author's own words, facts and voice. Up to
-``instructions_per_extract`` instructions are derived per extract, from these sources in
-this order (a source that yields nothing is skipped):
+extract itself, verbatim: the twin learns the author's own words, facts and voice. Each
+instruction is a question a reader would ask, naming the topic of its answer. Up to
+``instructions_per_extract`` are derived per extract, from these sources in this order (a
+source that yields nothing is skipped):
 
 1. *The question the first sentence answers.* The first prose sentence is turned back into
    the question it answers with a few patterns: "X is/are Y" -> "What is/are X?"; "To X, Y"
-   -> "How do you X?"; "If/When X, Y" -> "What do you advise when X?". Without a pattern,
-   the extract's two top key phrases make a question ("What is your take on A and B?").
+   -> "How do you X?"; "If/When X, Y" -> "What do you advise when X?".
 2. *The section heading* the extract sits under (its own, or the nearest one before it):
-   "Write the part of your article "T" on "H"." (For a repository, the ``## File:`` header:
-   "Write the file P of the repository R.")
-3. *Key phrases*: the extract's three highest-scoring one- to three-word phrases, scored by
-   frequency in the extract times inverse document frequency over all extracts of the run
-   (so words every extract uses do not count), stop words excluded at phrase edges:
-   "Write a passage about A, B and C."
-4. *The title*: "Write the opening of your article "T"." for a first extract, "Continue
-   your article "T"." for a later one; a post: "Write a post in your voice about A.".
+   'In your article "T", what do you say about "H"?'. (For a repository, the ``## File:``
+   header: "Write the file P of the repository R.")
+3. *The title*, for a document's first extract: 'What is your article "T" about?'.
+4. *A key phrase* of two or three words, scored by frequency in the extract times inverse
+   document frequency over all extracts of the run (so words every extract uses do not
+   count), stop words excluded at phrase edges: 'In "T", what do you say about P?'.
 
-The wording within a source rotates among a few templates, chosen by a hash of the extract
-id, so a dataset does not repeat one sentence frame thousands of times; the choice is
-deterministic. Trade-offs: the instructions are plainer than an LLM's and a long extract
-answers more than its instruction asks, but every answer is true to the author and costs
-nothing to make; with an endpoint, the ``llm`` strategy writes richer pairs.
+Loose key words joined by "and" ("What is your take on wrong and fixes?") are never asked:
+:func:`fragment_reason` recognises such fragments, and the quality filter drops them from
+every strategy's samples. The wording within a source rotates among a few templates, chosen
+by a hash of the extract id; the choice is deterministic. Trade-offs: the questions are
+plainer than an LLM's and a long extract answers more than its question asks, but every
+answer is true to the author and costs nothing to make; with an endpoint, the ``llm``
+strategy writes richer pairs.
 
 **Rejected answers** (:class:`GenericAnswerWriter`), the ``offline`` preference strategy:
 a deliberately generic answer on the extract's topic, from templates that say nothing
@@ -349,28 +349,19 @@ class OfflineInstructionWriter:
         self._phrases = KeyPhrases([e.content for e in self.extracts])
 
     def instructions(self, position: int) -> list[str]:
-        """The instructions of extract number ``position``, best source first, without repeats."""
+        """The questions of extract number ``position``, best source first, without repeats or fragments."""
         extract = self.extracts[position]
         phrases = self._phrases.top(position)
-        question, basis = self._from_first_sentence(extract), "sentence"
-        if question is None:
-            question, basis = self._question_from_phrases(extract, phrases), "phrases"
         candidates = [
-            (basis, question),
-            ("heading", self._from_heading(extract)),
-            ("phrases", self._from_phrases(extract, phrases)),
-            ("title", self._from_title(extract, phrases)),
+            self._from_first_sentence(extract),
+            self._from_heading(extract),
+            self._from_title(extract, phrases),
+            self._from_phrases(extract, phrases),
         ]
-        # First one instruction per basis (two key-phrase instructions say the same thing),
-        # then the rest in order when more are asked for than there are bases.
         chosen: list[str] = []
-        bases: set[str] = set()
-        for only_new_bases in (True, False):
-            for candidate_basis, text in candidates:
-                if not text or text in chosen or (only_new_bases and candidate_basis in bases):
-                    continue
+        for text in candidates:
+            if text and text not in chosen and fragment_reason(text) is None:
                 chosen.append(text)
-                bases.add(candidate_basis)
         return chosen[: self.instructions_per_extract]
 
     def samples(self) -> list[InstructionSample]:
@@ -396,17 +387,8 @@ class OfflineInstructionWriter:
         return question_for(sentence) if sentence else None
 
     @staticmethod
-    def _question_from_phrases(extract: Extract, phrases: list[str]) -> str | None:
-        if extract.category == DataCategory.REPOSITORIES or len(phrases) < 2:
-            return None
-        template = _pick(
-            ["What is your take on {a} and {b}?", "How do you think about {a} and {b}?"], extract.id, "q"
-        )
-        return template.format(a=phrases[0], b=phrases[1])
-
-    @staticmethod
     def _from_heading(extract: Extract) -> str | None:
-        heading = _HEADING_PREFIX.sub("", _plain(extract.heading or "")).strip().rstrip(":")
+        heading = _HEADING_PREFIX.sub("", _plain(extract.heading or "")).strip().rstrip(":?")
         title = display_title(extract)
         if not heading or (title and heading.casefold() in title.casefold()):
             return None
@@ -415,51 +397,102 @@ class OfflineInstructionWriter:
             path = match.group("path") if match else heading
             return f"Write the file {path} of the repository {title or 'you maintain'}."
         kind = _KIND[DataCategory(extract.category)]
+        topic = second_person(heading)
         if title:
             template = _pick(
                 [
-                    'Write the part of your {kind} "{title}" on "{heading}".',
-                    'In your {kind} "{title}", what do you say under "{heading}"?',
-                    'Explain "{heading}" as you do in your {kind} "{title}".',
+                    'In your {kind} "{title}", what do you say about "{topic}"?',
+                    'What is your view on "{topic}", as you put it in "{title}"?',
+                    'Your {kind} "{title}" has a part on "{topic}": what is your point there?',
                 ],
                 extract.id,
                 "h",
             )
-        elif extract.category == DataCategory.POSTS:
-            template = _pick(
-                ['Write a post titled "{heading}".', 'Write your post "{heading}".'], extract.id, "h"
-            )
         else:
-            template = _pick(['Write about "{heading}" in your own words.'], extract.id, "h")
-        return template.format(kind=kind, title=title, heading=heading)
+            template = _pick(['What do you say about "{topic}"?'], extract.id, "h")
+        return template.format(kind=kind, title=title, topic=topic)
 
     @staticmethod
     def _from_phrases(extract: Extract, phrases: list[str]) -> str | None:
-        if not phrases:
+        # Only a multi-word key phrase names a topic; loose key words joined by "and" do not.
+        topics = [p for p in phrases if " " in p]
+        if not topics:
             return None
-        if extract.category == DataCategory.POSTS:
-            options = ["Write a post about {p}.", "Share your thoughts on {p} in a short post."]
-        elif extract.category == DataCategory.REPOSITORIES:
-            options = ["Write code that deals with {p}."]
-        else:
-            options = [
-                "Write a passage about {p}.",
-                "Explain {p} in your own words.",
-                "What do you have to say about {p}?",
-            ]
-        return _pick(options, extract.id, "p").format(p=_join(phrases))
+        if extract.category == DataCategory.REPOSITORIES:
+            return f"Write code that deals with {topics[0]}."
+        title = display_title(extract)
+        if title and extract.index > 0:
+            return f'In "{title}", what do you say about {topics[0]}?'
+        if title:
+            return f'How do you think about {topics[0]}, in your {_KIND[DataCategory(extract.category)]} "{title}"?'
+        return f"What is your experience with {topics[0]}?"
 
     @staticmethod
     def _from_title(extract: Extract, phrases: list[str]) -> str | None:
-        kind = _KIND[DataCategory(extract.category)]
         title = display_title(extract)
-        if title:
-            if extract.index == 0:
-                return f'Write the opening of your {kind} "{title}".'
-            return f'Continue your {kind} "{title}".'
-        if phrases and extract.category == DataCategory.POSTS:
-            return f"Write a post in your voice about {phrases[0]}."
+        if not title or extract.index > 0:
+            return None  # a later extract's topic is its heading or its key phrase, not the title
+        return _pick(
+            ['What is your {kind} "{title}" about?', 'Why did you write "{title}"?'], extract.id, "t"
+        ).format(kind=_KIND[DataCategory(extract.category)], title=title)
+
+
+_FRAME_WORDS = frozenset(
+    [
+        "write",
+        "passage",
+        "article",
+        "post",
+        "explain",
+        "own",
+        "words",
+        "voice",
+        "continue",
+        "opening",
+        "part",
+        "take",
+        "think",
+        "say",
+        "view",
+        "point",
+        "tell",
+        "time",
+        "advise",
+        "experience",
+        "topic",
+        "question",
+        "answer",
+        "about",
+    ]
+)
+_PAIR_TEMPLATE = re.compile(
+    r"^(?:what is your take on|how do you think about|explain|write a passage about|what do you have to say about)"
+    r"\s+(?P<topic>.+?)(?:\s+in your own words)?[.?]$",
+    re.IGNORECASE,
+)
+_DANGLING = re.compile(r"\b(?:the|a|an|of|and|or|to|your|my)\s*[?.!]?$", re.IGNORECASE)
+
+
+def fragment_reason(instruction: str) -> str | None:
+    """Why ``instruction`` is a fragment rather than a question naming its topic; None when it is fine.
+
+    Fragments: a topic made of loose key words joined by "and" ("What is your take on wrong and
+    fixes?"), a topic of fewer than two content words, a sentence ending on a function word.
+    A quoted title or heading always names a topic.
+    """
+    text = " ".join(instruction.split())
+    if _DANGLING.search(text):
+        return "ends on a function word"
+    if '"' in text:
         return None
+    if match := _PAIR_TEMPLATE.match(text):
+        parts = re.split(r",\s*|\s+and\s+", match.group("topic"))
+        if len(parts) >= 2 and any(len(p.split()) == 1 for p in parts):
+            return "loose key words joined as a topic"
+    content = [w for w in _tokens(text) if w.lower() not in STOP_WORDS and w.lower() not in _FRAME_WORDS]
+    if len(content) < 2:
+        return "names no topic"
+    return None
 
 
 _GENERIC_ANSWERS = (

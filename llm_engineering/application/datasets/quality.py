@@ -30,6 +30,7 @@ from typing import TypeVar
 import numpy as np
 from pydantic import BaseModel
 
+from llm_engineering.application.datasets.offline import fragment_reason
 from llm_engineering.domain.dataset import Extract, PreferenceSample, Sample, sample_answer
 
 X = TypeVar("X")
@@ -129,6 +130,7 @@ class FilterCounts(BaseModel):
     short_answer: int = 0
     short_rejected: int = 0
     rejected_like_chosen: int = 0
+    fragment_instruction: int = 0
 
     @property
     def total(self) -> int:
@@ -182,7 +184,11 @@ def filter_samples(
     near_duplicate_threshold: float = 0.8,
     deduplicate_samples: bool = True,
 ) -> tuple[list[Sample], FilterCounts]:
-    """Samples that pass the length filters, without duplicates.
+    """Samples that pass the length filters and name their topic, without duplicates.
+
+    An instruction that is a fragment rather than a question naming its topic
+    (:func:`offline.fragment_reason`, e.g. "What is your take on wrong and fixes?") is dropped
+    and counted as ``fragment_instruction``, whatever strategy wrote it.
 
     Two samples are duplicates when both their instructions and their answers are (exactly, or
     near at ``near_duplicate_threshold``). A preference sample whose rejected answer is a
@@ -204,6 +210,8 @@ def filter_samples(
     for sample in samples:
         if len(sample.instruction.strip()) < min_instruction_chars:
             counts.short_instruction += 1
+        elif fragment_reason(sample.instruction) is not None:
+            counts.fragment_instruction += 1
         elif len(sample_answer(sample).strip()) < min_answer_chars:
             counts.short_answer += 1
         elif isinstance(sample, PreferenceSample) and len(sample.rejected.strip()) < min_rejected_chars:
