@@ -1,4 +1,5 @@
-"""Retrieval over the shared handbook corpus, embedded once per test session (about a minute on 2 cores)."""
+"""Retrieval over the shared handbook corpus, embedded once per test session (about a minute on 2
+cores), and over the demo's two authors, crawled and embedded the way the demo does it."""
 
 from __future__ import annotations
 
@@ -245,3 +246,114 @@ def test_rag_finds_the_source_article_at_least_as_often_as_dense_search(
         f"hit rate at 5 on {len(questions)} held-out questions: /rag {hybrid:.3f}, dense search {dense:.3f}"
     )
     assert hybrid >= dense
+
+
+# -- the demo's two authors: serving picks the author the question names ------------------
+
+DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
+MAYA, THEO = "Maya Lindqvist", "Theo Castellanos"
+
+
+@dataclass(frozen=True)
+class DemoPair:
+    store_dir: Path
+    chunks_by_author: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def demo_pair(
+    warehouse_server: WarehouseServer,
+    embedder: SentenceTransformerEmbedder,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DemoPair]:
+    """Both demo authors' files (every format) read by the local-file crawler, then the feature flow."""
+    from llm_engineering.domain.documents import UserDocument
+    from llm_engineering.infrastructure.crawlers.local_file import LocalFileCrawler
+
+    name = f"demo_pair_{uuid.uuid4().hex[:8]}"
+    state_dir = tmp_path_factory.mktemp("demo-pair")
+    crawler = LocalFileCrawler()
+    with connect(warehouse_server.uri, name) as warehouse:
+        for author, folder in ((MAYA, DEMO), (THEO, DEMO / "theo-castellanos")):
+            first, last = UserDocument.split_full_name(author)
+            user, _ = warehouse.get_or_create(UserDocument, first_name=first, last_name=last)
+            files = sorted(p for sub in ("articles", "posts") for p in (folder / sub).iterdir())
+            warehouse.bulk_insert([doc for path in files for doc in crawler.crawl(str(path), user=user)])
+        with QdrantEdgeStore(state_dir / "qdrant") as store:
+            flow.run_feature_flow(
+                warehouse=warehouse,
+                store=store,
+                embedder=lambda: embedder,
+                model_name=embedder.model_id,
+                config=FeatureEngineeringConfig(author_full_names=[MAYA, THEO]),
+                progress=False,
+            )
+            counts = {
+                author: len(search("the", store=store, embedder=embedder, k=10_000, author_full_name=author))
+                for author in (MAYA, THEO)
+            }
+        yield DemoPair(store_dir=state_dir / "qdrant", chunks_by_author=counts)
+        warehouse.database.client.drop_database(name)
+
+
+@pytest.fixture
+def served(demo_pair: DemoPair, embedder: SentenceTransformerEmbedder):
+    """The retriever as the service builds it (hybrid, BM25 over the store's chunks), both authors known."""
+    from llm_engineering.application.rag.hybrid import ContextRetriever
+    from llm_engineering.serving.store import build_lexical_index
+
+    with QdrantEdgeStore(demo_pair.store_dir) as store:
+        lexical = build_lexical_index(store)
+        retriever = ContextRetriever(embedder=embedder, known_authors=lambda: sorted(lexical.authors))
+
+        def retrieve(question: str, *, default_author: str | None = MAYA, k: int = 5):
+            return retriever.retrieve(
+                question, store=store, lexical=lexical, k=k, default_author=default_author
+            )
+
+        yield retrieve
+
+
+def _files(result) -> list[str]:
+    return [Path(chunk.link).name for chunk in result.chunks]
+
+
+def test_both_demo_authors_are_embedded(demo_pair):
+    assert demo_pair.chunks_by_author[MAYA] > 20 and demo_pair.chunks_by_author[THEO] > 15
+
+
+@pytest.mark.parametrize(
+    ("question", "author", "top_file"),
+    [
+        ("What does Theo Castellanos think about beta in DPO?", THEO, "03-dpo-without-the-mystique.md"),
+        (
+            "How does Castellanos measure time to first token?",
+            THEO,
+            "05-streaming-tokens-is-a-ux-feature.html",
+        ),
+        ("What is Theo's advice on backfills?", THEO, "06-backfills-are-where-pipelines-go-to-die.txt"),
+        ("What is Maya's take on LoRA on a laptop?", MAYA, "04-lora-on-a-laptop.md"),
+        ("Why were Lindqvist's RAG answers wrong?", MAYA, "03-why-my-rag-answers-were-wrong.md"),
+    ],
+)
+def test_the_named_author_is_the_filter_and_their_own_article_comes_first(served, question, author, top_file):
+    result = served(question)
+    assert result.author == author
+    assert result.chunks and {chunk.author_full_name for chunk in result.chunks} == {author}
+    assert _files(result)[0] == top_file, _files(result)
+
+
+def test_a_question_naming_theo_on_mayas_topic_still_gets_only_theo(served):
+    # Maya wrote the article on chunk sizes; unfiltered, it comes first ...
+    unfiltered = served("How do you pick chunk sizes for a RAG system?", default_author=None)
+    assert unfiltered.author is None and _files(unfiltered)[0] == "02-chunking-is-a-product-decision.md"
+    # ... but a question naming Theo is answered from his writing alone.
+    named = served("How does Theo Castellanos pick chunk sizes for a RAG system?")
+    assert named.author == THEO and {c.author_full_name for c in named.chunks} == {THEO}
+
+
+def test_a_question_naming_nobody_is_the_twins_author_and_two_names_are_no_filter(served):
+    mine = served("How do I make rollback boring when I ship on a Friday?")
+    assert mine.author == MAYA and {c.author_full_name for c in mine.chunks} == {MAYA}
+    both = served("Compare Lindqvist and Castellanos on evaluating a model", default_author=None, k=10)
+    assert both.author is None and {c.author_full_name for c in both.chunks} == {MAYA, THEO}

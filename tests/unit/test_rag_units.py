@@ -83,6 +83,38 @@ def test_self_query_matches_known_authors_only(question, author):
     assert find_author(question, AUTHORS) == author
 
 
+DEMO_AUTHORS = ["Maya Lindqvist", "Theo Castellanos", "Paul Young", "Paul Iusztin", "Ada Lindqvist"]
+
+
+@pytest.mark.parametrize(
+    ("question", "author"),
+    [
+        ("What does Theo Castellanos think about DPO?", "Theo Castellanos"),
+        ("How does Castellanos pick a reranker?", "Theo Castellanos"),  # a last name
+        ("Castellanos' view on backfills", "Theo Castellanos"),  # possessive after a final s
+        ("what does castellanos say about golden sets", "Theo Castellanos"),  # all lower case
+        ("What is Maya's take on LoRA?", "Maya Lindqvist"),  # a first name in the possessive
+        ("what is maya’s take on lora?", "Maya Lindqvist"),  # typographic apostrophe, lower case
+        ("What does Maya think about LoRA?", None),  # a bare first name is no filter
+        ("What does Lindqvist say about chunking?", None),  # a last name two authors share
+        ("What does Ada Lindqvist say?", "Ada Lindqvist"),  # ... the full name settles it
+        ("Advice for Young engineers, says Young?", "Paul Young"),  # capitalised: a name
+        ("Is this good advice for young engineers? Ask Maya's team", "Maya Lindqvist"),  # not a name
+        ("Is Paul's advice on chunking right?", None),  # a first name two authors share
+        ("Compare Castellanos and Young on evaluation", None),  # two authors named: no filter
+        ("Theo's P.S. about quantization", "Theo Castellanos"),
+        ("Maya' notes", None),  # no possessive
+    ],
+)
+def test_self_query_finds_last_names_and_possessive_first_names_of_one_author(question, author):
+    assert find_author(question, DEMO_AUTHORS) == author
+
+
+def test_llm_self_query_reads_a_last_name_in_the_model_answer():
+    llm = ScriptedLLM("Castellanos")
+    assert find_author_with_llm("who wrote about streaming?", DEMO_AUTHORS, llm=llm) == "Theo Castellanos"
+
+
 def test_match_author_folds_case_and_spaces():
     assert match_author("  maxime   LABONNE ", AUTHORS) == "Maxime Labonne"
     assert match_author("Someone Else", AUTHORS) is None and match_author("", AUTHORS) is None
