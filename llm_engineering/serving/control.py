@@ -29,6 +29,9 @@ from llm_engineering.configs import load_config
 from llm_engineering.domain.exceptions import ConfigError
 from llm_engineering.serving.errors import APIError
 
+PUBLISHING_KEYS = frozenset({"push_to_hub", "hub_repo_id", "hub_model_id", "hub_private"})
+"""Config keys that publish to a hub: the control API refuses them unless SERVING_ALLOW_PUBLISHING."""
+
 TRAINING_PIPELINES = frozenset({"training", "end-to-end"})
 """Pipelines that train a model: one of them at a time (they compete for all the cores and the GPU)."""
 
@@ -81,6 +84,27 @@ class Run:
         }
 
 
+def publishing_paths(values: Any, prefix: str = "") -> list[str]:
+    """Dotted paths in ``values`` (nested dicts, dotted keys) whose last key is a publishing setting."""
+    found: list[str] = []
+    if isinstance(values, Mapping):
+        for key, value in values.items():
+            path = f"{prefix}{key}"
+            if str(key).rsplit(".", 1)[-1] in PUBLISHING_KEYS:
+                found.append(path)
+            found += publishing_paths(value, f"{path}.")
+    elif isinstance(values, list):
+        for index, value in enumerate(values):
+            found += publishing_paths(value, f"{prefix}{index}.")
+    return found
+
+
+def _at(values: Any, path: str) -> Any:
+    for part in path.split("."):
+        values = values[int(part)] if isinstance(values, list) else values[part]
+    return values
+
+
 def _load(reference: str) -> Any:
     import importlib
 
@@ -97,6 +121,7 @@ class PipelineRuns:
         runs_dir: where run logs go.
         inspector: ZenML's view of a run (see :data:`RunInspector`); None: process status only.
         python: the interpreter to run with.
+        allow_publishing: whether a run may publish (``push_to_hub``, hub ids); off by default.
     """
 
     def __init__(
@@ -107,8 +132,10 @@ class PipelineRuns:
         runs_dir: Path,
         inspector: RunInspector | None = None,
         python: str = sys.executable,
+        allow_publishing: bool = False,
     ) -> None:
         self.pipelines = pipelines
+        self.allow_publishing = allow_publishing
         self.project_root = Path(project_root)
         self.runs_dir = Path(runs_dir)
         self.inspector = inspector
@@ -136,13 +163,34 @@ class PipelineRuns:
             )
         entry = self.pipelines[name]
         path = self._config_path(name, config)
+        if not self.allow_publishing:
+            touched = publishing_paths(overrides)
+            if touched:
+                raise APIError(
+                    403,
+                    f"overrides may not set publishing settings ({', '.join(touched)}) over the API; "
+                    "set SERVING_ALLOW_PUBLISHING=true on the server to allow it",
+                    param="overrides",
+                    code="publishing_not_allowed",
+                )
         sets = [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
         try:
-            load_config(_load(entry.config_model), path, sets)
+            loaded = load_config(_load(entry.config_model), path, sets)
         except ConfigError as exc:
             raise APIError(
                 400, f"config error, nothing was run: {exc}", param="config", code="invalid_config"
             ) from exc
+        if not self.allow_publishing:
+            dumped = loaded.model_dump() if hasattr(loaded, "model_dump") else {}
+            pushing = [p for p in publishing_paths(dumped) if p.endswith("push_to_hub") and _at(dumped, p)]
+            if pushing:
+                raise APIError(
+                    403,
+                    f"the config {path.name} publishes ({', '.join(pushing)}); runs over the API may not "
+                    "unless SERVING_ALLOW_PUBLISHING=true",
+                    param="config",
+                    code="publishing_not_allowed",
+                )
         with self._lock:
             if name in TRAINING_PIPELINES:
                 active = [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from typing import Any
 
 from fastapi import Request
@@ -18,19 +20,30 @@ _TYPES = {
     409: "conflict_error",
     413: "invalid_request_error",
     422: "invalid_request_error",
+    415: "invalid_request_error",
     429: "rate_limit_error",
     503: "service_unavailable",
+    504: "timeout_error",
 }
+
+logger = logging.getLogger(__name__)
 
 
 class APIError(Exception):
     """An error answered in OpenAI's shape with ``status``."""
 
     def __init__(
-        self, status: int, message: str, *, param: str | None = None, code: str | None = None
+        self,
+        status: int,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.param, self.code = status, message, param, code
+        self.headers = headers
 
 
 def error_body(
@@ -47,17 +60,39 @@ def error_body(
 
 
 def error_response(
-    status: int, message: str, *, param: str | None = None, code: str | None = None
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    """An OpenAI-shaped error response (``WWW-Authenticate`` on a 401)."""
+    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
     return JSONResponse(
-        error_body(status, message, param=param, code=code), status_code=status, headers=headers
+        error_body(status, message, param=param, code=code), status_code=status, headers=headers or None
     )
 
 
 async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, APIError)
-    return error_response(exc.status, exc.message, param=exc.param, code=exc.code)
+    return error_response(exc.status, exc.message, param=exc.param, code=exc.code, headers=exc.headers)
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Any error no other handler took: logged with a request id, answered as an OpenAI-shaped 500.
+
+    The message names the id (also in ``X-Request-ID``) so a user's report finds the traceback
+    in the log; it says nothing else about the error, which may hold paths or data.
+    """
+    request_id = f"req_{uuid.uuid4().hex[:24]}"
+    logger.error("request %s %s %s failed", request_id, request.method, request.url.path, exc_info=exc)
+    return error_response(
+        500,
+        f"the server failed on this request (request id {request_id}; the log has the details)",
+        code="internal_error",
+        headers={"X-Request-ID": request_id},
+    )
 
 
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:

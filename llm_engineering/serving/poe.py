@@ -13,10 +13,9 @@ from typing import Any
 
 import fastapi_poe as fp
 
-from llm_engineering.serving.backends import Finished
-
-Answer = Callable[[str, list[dict[str, str]]], Awaitable[tuple[AsyncIterable[str | Finished], list[dict]]]]
-"""``(question, history) -> (pieces, citations)``: the app's own chat pipeline."""
+Answer = Callable[[str, list[dict[str, str]]], Awaitable[Any]]
+"""``(question, history) -> answer``: the app's own chat pipeline; the answer iterates text pieces then one
+:class:`Finished`, has ``citations`` and ``aclose()`` (which stops decoding and frees its slot)."""
 Suggest = Callable[[int], Awaitable[list[str]]]
 
 
@@ -53,10 +52,14 @@ class TwinPoeBot(fp.PoeBot):
         if not messages or messages[-1]["role"] != "user":
             yield fp.ErrorResponse(text="the last message must come from the user", allow_retry=False)
             return
-        pieces, citations = await self._answer(messages[-1]["content"], messages[:-1])
-        async for piece in pieces:
-            if isinstance(piece, str):
-                yield fp.PartialResponse(text=piece)
+        answer = await self._answer(messages[-1]["content"], messages[:-1])
+        try:
+            async for piece in answer:
+                if isinstance(piece, str):
+                    yield fp.PartialResponse(text=piece)
+        finally:  # also when Poe hangs up mid-answer: decoding stops
+            await answer.aclose()
+        citations = answer.citations
         if citations:
             lines = [f"- [{c.get('title') or c['link']}]({c['link']}), {c['author']}" for c in citations]
             yield fp.PartialResponse(text="\n\nSources:\n" + "\n".join(lines))

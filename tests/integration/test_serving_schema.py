@@ -9,6 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
+from llm_engineering.model.decoding import Decoding
 from llm_engineering.serving.app import ServingOptions, create_app
 from tests.serving_fixtures import DemoState, LiveServer, auth, demo_state  # noqa: F401
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.integration
 def live_api(demo_state: DemoState) -> Iterator[LiveServer]:  # noqa: F811
     # No control API here: generated requests must not start pipeline runs.
     app = create_app(
-        demo_state.settings(), options=ServingOptions(max_tokens_limit=64, default_max_tokens=16)
+        demo_state.settings(), options=ServingOptions(max_tokens_limit=64, decoding=Decoding(max_new_tokens=16))
     )
     with LiveServer(app) as live:
         yield live
