@@ -72,6 +72,8 @@ def test_bad_run_requests_are_refused_before_anything_starts(control_server):
     outside = _start(control_server, "digital-data-etl", {"config": "/etc/passwd"})
     assert outside.status_code == 400 and "outside the project" in outside.json()["error"]["message"]
     assert _start(control_server, "digital-data-etl", {"overrides": "links"}).status_code == 400
+    publish = _start(control_server, "training", {"overrides": {"output.push_to_hub": True}})
+    assert publish.status_code == 403 and "push_to_hub" in publish.json()["error"]["message"]
     assert httpx.get(f"{control_server.url}/v1/pipelines/runs/nope", headers=auth()).status_code == 404
 
 
@@ -81,13 +83,19 @@ def test_one_training_run_at_a_time_and_a_run_can_be_cancelled(control_server):
     second = _start(control_server, "training", {})
     assert second.status_code == 409 and first.json()["id"] in second.json()["error"]["message"]
     cancelled = httpx.post(
-        f"{control_server.url}/v1/pipelines/runs/{first.json()['id']}/cancel", headers=auth(), timeout=60
+        f"{control_server.url}/v1/pipelines/runs/{first.json()['id']}/cancel",
+        json={},
+        headers=auth(),
+        timeout=60,
     ).json()
     assert cancelled["status"] == "cancelled" and cancelled["returncode"] is not None
     third = _start(control_server, "training", {})
     assert third.status_code == 201
     httpx.post(
-        f"{control_server.url}/v1/pipelines/runs/{third.json()['id']}/cancel", headers=auth(), timeout=60
+        f"{control_server.url}/v1/pipelines/runs/{third.json()['id']}/cancel",
+        json={},
+        headers=auth(),
+        timeout=60,
     )
     deadline = time.monotonic() + 30
     while (

@@ -19,8 +19,8 @@ import pytest
 from llm_engineering.domain.cleaned_documents import embedded_collection
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.domain.vector_store import Point
-from llm_engineering.serving.app import ServingOptions, create_app
 from llm_engineering.model.decoding import Decoding
+from llm_engineering.serving.app import ServingOptions, create_app
 from llm_engineering.serving.backends import EchoBackend, Finished, OpenAIBackend
 from llm_engineering.serving.errors import APIError
 from tests.serving_fixtures import API_KEY, AUTHOR, DemoState, LiveServer, auth, demo_state  # noqa: F401
@@ -393,3 +393,211 @@ def test_the_service_answers_while_the_store_is_written_and_sees_new_chunks_afte
             time.sleep(0.3)
     assert not list((state / "serving").glob("snapshots-*/*")), "snapshots are removed at shutdown"
     shutil.rmtree(state, ignore_errors=True)
+
+
+# -- decoding reaches the backend; hardening ------------------------------------------------
+
+
+class RecordingBackend(EchoBackend):
+    """Writes ``pieces`` words, ``delay`` seconds apart; records every request and every closed stream."""
+
+    kind = "recording"
+
+    def __init__(self, *, pieces: int = 3, delay: float = 0.0) -> None:
+        self.pieces, self.delay = pieces, delay
+        self.calls: list[tuple[list[dict[str, str]], Decoding]] = []
+        self.produced = 0
+        self.closed = 0
+
+    async def stream(
+        self, model: str, messages: list[dict[str, str]], params: Decoding
+    ) -> AsyncIterator[str | Finished]:
+        self.calls.append((messages, params))
+        try:
+            for i in range(self.pieces):
+                await asyncio.sleep(self.delay)
+                self.produced += 1
+                yield f" w{i}"
+            yield Finished("stop", 1, self.pieces)
+        finally:  # as the local twin cancels its ticket
+            self.closed += 1
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_penalties_and_the_client_system_message_reach_the_backend(demo_state):  # noqa: F811
+    default = Decoding(max_new_tokens=40, repetition_penalty=1.1, no_repeat_ngram_size=4)
+    backend = RecordingBackend()
+    app = create_app(
+        demo_state.settings(), backend=backend, rag=False, options=ServingOptions(decoding=default)
+    )
+    with LiveServer(app) as live:
+        client = openai.OpenAI(base_url=f"{live.url}/v1", api_key=API_KEY, max_retries=0)
+        client.chat.completions.create(
+            model="llm-twin",
+            messages=[{"role": "system", "content": "Answer in French."}, {"role": "user", "content": "hi"}],
+            frequency_penalty=0.5,
+            presence_penalty=0.25,
+            temperature=0.7,
+            seed=3,
+            extra_body={"no_repeat_ngram_size": 3},
+        )
+        messages, params = backend.calls[-1]
+        assert params == default.model_copy(
+            update={"frequency_penalty": 0.5, "presence_penalty": 0.25, "temperature": 0.7, "seed": 3,
+                    "no_repeat_ngram_size": 3}
+        )  # fmt: skip
+        system = messages[0]["content"]
+        assert messages[0]["role"] == "system" and system.startswith("You are the writing twin")
+        assert system.endswith("\n\nAnswer in French.")  # honoured: appended to the twin's prompt
+        assert post(live, "/rag", {"query": "hi", "max_tokens": 7}).status_code == 200
+        assert backend.calls[-1][1] == default.model_copy(update={"max_new_tokens": 7})  # /rag: same defaults
+
+
+def test_model_names_outside_the_registry_are_openai_404s_never_paths(demo_state, tmp_path):  # noqa: F811
+    from llm_engineering.model.registry import ModelRegistry, ModelVersion
+    from llm_engineering.serving.backends import LocalTwinBackend
+
+    registry = ModelRegistry(tmp_path / "models")
+    registry.register(ModelVersion(name="v1-sft", stage="sft", folder=tmp_path / "nowhere", base_model="b"))
+    registry.promote("v1-sft", reason="test")
+    (tmp_path / "models" / "other.json").write_text("{}")
+    backend = LocalTwinBackend(registry=registry)
+    with LiveServer(
+        create_app(demo_state.settings(), backend=backend, rag=False), ready_timeout=None
+    ) as live:
+        for name in (
+            "../production",
+            "../other",
+            str(tmp_path / "models" / "production"),
+            "v1-sft/../../other",
+        ):
+            response = post(live, "/v1/chat/completions", {**GOOD, "model": name})
+            assert response.status_code == 404, (name, response.text)
+            assert response.json()["error"]["code"] == "model_not_found"
+
+
+def test_the_control_api_is_off_without_a_key_and_refuses_forms_and_publishing(demo_state):  # noqa: F811
+    from tools.run import PIPELINES
+
+    open_settings = demo_state.settings(serving_api_key=None)
+    app = create_app(open_settings, backend=EchoBackend(), rag=False, pipelines=PIPELINES)
+    with LiveServer(app) as live:
+        response = httpx.post(f"{live.url}/v1/pipelines/training/runs", json={})
+        assert response.status_code == 404 and "SERVING_API_KEY" in response.json()["error"]["message"]
+    enabled = create_app(
+        demo_state.settings(serving_api_key=None, serving_control_api=True),
+        backend=EchoBackend(),
+        rag=False,
+        pipelines=PIPELINES,
+    )
+    with LiveServer(enabled) as live:
+        form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"}
+        for path in ("/v1/pipelines/training/runs", "/v1/pipelines/runs/abc/cancel"):
+            response = httpx.post(f"{live.url}{path}", content=b"", headers=form)
+            assert response.status_code == 415, response.text
+            assert response.json()["error"]["code"] == "unsupported_media_type"
+        for overrides in ({"output": {"push_to_hub": True}}, {"output.hub_model_id": "me/twin"}):
+            response = httpx.post(f"{live.url}/v1/pipelines/training/runs", json={"overrides": overrides})
+            assert response.status_code == 403 and "SERVING_ALLOW_PUBLISHING" in response.text
+        assert enabled.state.services.runs.runs == {}  # nothing was started
+
+
+def test_a_full_queue_answers_429_with_retry_after_then_frees(demo_state):  # noqa: F811
+    backend = RecordingBackend(pieces=20, delay=0.1)
+    app = create_app(demo_state.settings(), backend=backend, rag=False, options=ServingOptions(max_queue=2))
+    body = {**GOOD, "model": "llm-twin", "stream": True}
+
+    async def scenario() -> tuple[list[int], httpx.Response]:
+        async with httpx.AsyncClient(base_url=live.url, headers=auth(), timeout=60) as http:
+
+            async def stream() -> int:
+                async with http.stream("POST", "/v1/chat/completions", json=body) as response:
+                    await response.aread()
+                    return response.status_code
+
+            running = [asyncio.create_task(stream()) for _ in range(2)]
+            while app.state.services.admission.active < 2:
+                await asyncio.sleep(0.02)
+            refused = await http.post("/v1/chat/completions", json={**body, "stream": False})
+            return list(await asyncio.gather(*running)), refused
+
+    with LiveServer(app) as live:
+        statuses, refused = asyncio.run(scenario())
+        assert statuses == [200, 200]
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "2"
+        assert refused.json()["error"]["type"] == "rate_limit_error"
+        assert app.state.services.admission.active == 0
+        assert post(live, "/v1/chat/completions", {**GOOD, "model": "llm-twin"}).status_code == 200
+
+
+def test_a_slow_answer_is_stopped_at_the_timeout(demo_state):  # noqa: F811
+    backend = RecordingBackend(pieces=100, delay=0.05)
+    options = ServingOptions(request_timeout=0.6)
+    app = create_app(demo_state.settings(), backend=backend, rag=False, options=options)
+    with LiveServer(app) as live:
+        whole = post(live, "/v1/chat/completions", {**GOOD, "model": "llm-twin"})
+        assert whole.status_code == 504 and whole.json()["error"]["code"] == "timeout"
+        body = {**GOOD, "model": "llm-twin", "stream": True}
+        with httpx.stream("POST", f"{live.url}/v1/chat/completions", json=body, headers=auth()) as response:
+            events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+        assert json.loads(events[-2])["error"]["code"] == "timeout" and events[-1] == "[DONE]"
+        _wait_for(lambda: backend.closed == 2)
+        assert backend.produced < 60 and app.state.services.admission.active == 0
+
+
+def test_decoding_stops_when_the_client_goes_streamed_or_not(demo_state):  # noqa: F811
+    backend = RecordingBackend(pieces=400, delay=0.05)
+    app = create_app(demo_state.settings(), backend=backend, rag=False)
+    with LiveServer(app) as live:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(
+                f"{live.url}/v1/chat/completions",
+                json={**GOOD, "model": "llm-twin"},
+                headers=auth(),
+                timeout=0.5,
+            )
+        _wait_for(lambda: backend.closed == 1)
+        produced = backend.produced
+        body = {**GOOD, "model": "llm-twin", "stream": True}
+        with httpx.stream("POST", f"{live.url}/v1/chat/completions", json=body, headers=auth()) as response:
+            lines = response.iter_lines()
+            assert next(lines).startswith("data: ")  # the role chunk; then hang up
+        _wait_for(lambda: backend.closed == 2)
+        time.sleep(0.5)
+        assert backend.produced - produced < 100  # of 400: decoding stopped with the client
+        assert app.state.services.admission.active == 0
+
+
+class BrokenBackend(EchoBackend):
+    """Fails where no handler expects it (a bug, not an APIError)."""
+
+    kind = "broken"
+
+    def models(self):
+        raise RuntimeError("boom in /very/secret/path")
+
+    async def stream(self, model, messages, params):
+        raise KeyError("secret-key-name")
+        yield  # pragma: no cover
+
+
+def test_an_unexpected_error_is_an_openai_500_with_a_request_id_and_is_logged(demo_state, caplog):  # noqa: F811
+    app = create_app(demo_state.settings(), backend=BrokenBackend(), rag=False)
+    with LiveServer(app, ready_timeout=None) as live:
+        for method, path, body in (
+            ("GET", "/v1/models", None),
+            ("POST", "/v1/chat/completions", {**GOOD, "model": "llm-twin"}),
+        ):
+            response = httpx.request(method, f"{live.url}{path}", json=body, headers=auth(), timeout=30)
+            assert response.status_code == 500, response.text
+            error = response.json()["error"]
+            assert error["type"] == "server_error" and error["code"] == "internal_error"
+            request_id = response.headers["X-Request-ID"]
+            assert request_id in error["message"] and "secret" not in response.text
+            assert any(request_id in record.getMessage() for record in caplog.records)
