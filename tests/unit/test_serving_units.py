@@ -174,3 +174,56 @@ def _tags(html: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
 
     Collect().feed(html)
     return found
+
+
+def _demo_documents():
+    from pathlib import Path
+
+    from llm_engineering.domain.cleaned_documents import CleanedDocument
+
+    root = Path(__file__).resolve().parents[2] / "data" / "demo"
+    for path in sorted(root.rglob("*.md")):
+        if path.name == "README.md":
+            continue
+        text = path.read_text(encoding="utf-8")
+        article = path.parent.name == "articles"
+        title = text.split("\n", 1)[0].lstrip("# ").strip() if article else None
+        yield CleanedDocument(
+            id=path.stem,
+            category="articles" if article else "posts",
+            title=title,
+            content=text,
+            platform="local",
+            author_id=path.parent.parent.name,
+            author_full_name=path.parent.parent.name,
+            link=path.as_uri(),
+            source_hash="h",
+        )
+
+
+def test_every_suggested_question_names_a_topic_word_of_its_document(tmp_path):
+    """Shown alone, 'What was the fix?' means nothing: each suggestion carries a word of its document's
+    title or opening heading (compared on the first five letters, so chunk/chunking match)."""
+    import re
+
+    from llm_engineering.application.datasets.offline import STOP_WORDS
+    from llm_engineering.application.rag.suggestions import build_suggestions, load_suggestions
+
+    documents = list(_demo_documents())
+    path = build_suggestions(documents, directory=tmp_path)
+    stored = load_suggestions(path, n=1000)
+    assert len(stored) >= 20
+    checked = 0
+    for document in documents:
+        heading = document.title or document.content.split("\n", 1)[0].lstrip("# ")
+        topic = {w.lower()[:5] for w in re.findall(r"[A-Za-z][\w-]+", heading) if len(w) >= 3}
+        topic -= {w[:5] for w in STOP_WORDS}
+        from llm_engineering.application.rag.suggestions import questions_for_document
+
+        for question in questions_for_document(document):
+            words = {w.lower()[:5] for w in re.findall(r"[A-Za-z][\w-]+", question)}
+            assert words & topic, (question, heading)
+            checked += 1
+    assert checked >= len(stored)
+    for vague in ("What was the fix?", "What were old policies?"):
+        assert vague not in stored
