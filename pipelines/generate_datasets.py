@@ -9,6 +9,7 @@ from llm_engineering.configs.datasets import GenerateDatasetsConfig
 from llm_engineering.domain.dataset import DatasetType
 from llm_engineering.infrastructure.vector_stores import build_vector_store
 from llm_engineering.settings import get_settings
+from steps.generate_datasets.attach_context import attach_context
 from steps.generate_datasets.build_dataset import build_dataset
 from steps.generate_datasets.filter_samples import filter_samples
 from steps.generate_datasets.generate_instruction_samples import generate_instruction_samples
@@ -64,6 +65,10 @@ def generate_datasets(config: GenerateDatasetsConfig, after: list[str] | None = 
                 instruction_samples=samples, preference=config.preference, llm=config.llm
             )
     filtered = filter_samples(samples=samples, quality=config.quality)
+    if config.source == "feature_store" and config.context.enabled:
+        filtered = attach_context(
+            filtered_samples=filtered, extracts=extracts, split=config.split, context=config.context
+        )
     dataset = build_dataset.with_options(substitutions={"dataset_type": str(config.dataset_type)})(
         filtered_samples=filtered,
         split=config.split,

@@ -155,6 +155,31 @@ class SplitSettings(StrictModel):
         return self
 
 
+class ContextSettings(StrictModel):
+    """Retrieved passages in the prompts, as serving builds them (RAFT; the context budget is
+    ``model.chat``'s: 3 passages of at most 50 words)."""
+
+    enabled: bool = True
+    """Search each instruction among its author's embedded chunks and store the passages in the
+    ``context`` column; false: no sample has passages."""
+    oracle_share: Annotated[float, Field(ge=0, le=1)] = 0.4
+    """Share of samples whose passages include the best chunk of the answer's own document."""
+    distractor_share: Annotated[float, Field(ge=0, le=1)] = 0.3
+    """Share whose passages come from other documents of the author only; the rest get none."""
+    candidates: Annotated[int, Field(ge=1, le=100)] = 12
+    """Chunks searched per instruction before the passages are chosen."""
+    seed: int = 0
+    """Seed of the draw of each sample's context mode."""
+
+    @model_validator(mode="after")
+    def _shares(self) -> ContextSettings:
+        if self.oracle_share + self.distractor_share > 1:
+            raise ValueError(
+                f"oracle_share ({self.oracle_share}) + distractor_share ({self.distractor_share}) must be at most 1"
+            )
+        return self
+
+
 class OutputSettings(StrictModel):
     """Where the dataset goes."""
 
@@ -194,6 +219,7 @@ class GenerateDatasetsConfig(StrictModel):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     split: SplitSettings = Field(default_factory=SplitSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
 
     @model_validator(mode="after")

@@ -13,18 +13,19 @@ logger = get_logger(__name__)
 
 
 @step(enable_cache=False)
-def train_sft(plan: TrainingPlan) -> Annotated[StageResult, "sft_result"]:
+def train_sft(plan: TrainingPlan, voice: StageResult | None = None) -> Annotated[StageResult, "sft_result"]:
     """Train the SFT adapter, save it and the merged twin; resume from the run's last checkpoint.
 
     Not cached by ZenML: the run folder is the cache (a finished stage is reused, a killed one resumes).
 
     Args:
         plan: the checked run.
+        voice: the voice stage's result (SFT starts from its model), or None: from the base.
 
     Returns:
-        Losses, throughput and the adapter and merged folders.
+        Losses, throughput, the share of rows cut to max_length, and the adapter and merged folders.
     """
-    result = run_sft(plan)
+    result = run_sft(plan, voice=voice)
     log_metadata(metadata={**result.figures(), "merged": str(result.merged), "summary": result.summary()})
     logger.info(result.summary())
     return result

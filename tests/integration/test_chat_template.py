@@ -10,7 +10,7 @@ from datasets import Dataset
 
 from llm_engineering.configs.training import DPOSettings, SFTSettings
 from llm_engineering.model.chat import build_messages, render_prompt
-from llm_engineering.model.training.data import dpo_rows, sft_rows
+from llm_engineering.model.training.fit import dpo_rows, sft_rows
 from llm_engineering.model.training.trainer import _trl_args, load_tokenizer
 
 pytestmark = pytest.mark.integration
@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 AUTHOR = "Ada Lovelace"
 QUESTION = "How should I version my datasets?"
 ANSWER = "Version them like code: one folder per build, a content hash in its name."
+PASSAGES = ["I keep every dataset build in its own folder.", "A content hash names each version."]
 
 
 @pytest.mark.parametrize("model", ["tiny_model_dir", "smollm2_dir"])
@@ -28,19 +29,27 @@ def test_sft_dpo_evaluation_and_serving_read_the_same_prompt(model: str, request
 
     folder = request.getfixturevalue(model)
     tokenizer = load_tokenizer(folder)
-    served = render_prompt(tokenizer, build_messages(QUESTION, author=AUTHOR))  # evaluation and serving
-    assert served.count(AUTHOR) == 2 and "SmolLM" not in served  # the twin's system prompt, not the default
+    served = render_prompt(tokenizer, build_messages(QUESTION, author=AUTHOR, context=PASSAGES))
+    assert served.count(AUTHOR) == 3 and "SmolLM" not in served  # the twin's system prompt, not the default
+    assert all(p in served for p in PASSAGES)
 
     base = AutoModelForCausalLM.from_pretrained(str(folder))
     peft = LoraConfig(r=2, target_modules="all-linear", task_type="CAUSAL_LM")
     sft = SFTTrainer(
         base,
         args=_trl_args(
-            "sft", SFTSettings(packing=False), output_dir=tmp_path / "sft", device="cpu", bf16=False
+            "sft",
+            SFTSettings(packing=False, max_length=1024),
+            output_dir=tmp_path / "sft",
+            device="cpu",
+            bf16=False,
         ),
         train_dataset=sft_rows(
-            Dataset.from_dict({"instruction": [QUESTION], "output": [ANSWER]}), author=AUTHOR
-        ),
+            Dataset.from_dict({"instruction": [QUESTION], "output": [ANSWER], "context": [PASSAGES]}),
+            author=AUTHOR,
+            tokenizer=tokenizer,
+            max_length=1024,
+        )[0],
         processing_class=tokenizer,
         peft_config=peft,
     )
@@ -52,13 +61,54 @@ def test_sft_dpo_evaluation_and_serving_read_the_same_prompt(model: str, request
 
     dpo = DPOTrainer(
         AutoModelForCausalLM.from_pretrained(str(folder)),
-        args=_trl_args("dpo", DPOSettings(), output_dir=tmp_path / "dpo", device="cpu", bf16=False),
-        train_dataset=dpo_rows(
-            Dataset.from_dict({"prompt": [QUESTION], "chosen": [ANSWER], "rejected": ["It depends."]}),
-            author=AUTHOR,
+        args=_trl_args(
+            "dpo", DPOSettings(max_length=1024), output_dir=tmp_path / "dpo", device="cpu", bf16=False
         ),
+        train_dataset=dpo_rows(
+            Dataset.from_dict(
+                {"prompt": [QUESTION], "chosen": [ANSWER], "rejected": ["It depends."], "context": [PASSAGES]}
+            ),
+            author=AUTHOR,
+            tokenizer=tokenizer,
+            max_length=1024,
+        )[0],
         processing_class=tokenizer,
         peft_config=peft,
     )
     assert tokenizer.decode(dpo.train_dataset[0]["prompt_ids"]) == served
     assert tokenizer.decode(dpo.train_dataset[0]["chosen_ids"]).startswith(ANSWER)
+
+
+def test_a_row_cut_to_max_length_ends_with_the_end_of_turn_token(smollm2_dir: Path, tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM
+    from trl import SFTTrainer
+
+    tokenizer = load_tokenizer(smollm2_dir)
+    sentences = [f"Sentence number {i} of a long answer about versioned datasets." for i in range(60)]
+    long_answer = " ".join(sentences[:30]) + "\n\n" + " ".join(sentences[30:])
+    rows, report = sft_rows(
+        Dataset.from_dict(
+            {"instruction": [QUESTION, QUESTION], "output": [long_answer, ANSWER], "context": [PASSAGES, []]}
+        ),
+        author=AUTHOR,
+        tokenizer=tokenizer,
+        max_length=256,
+    )
+    assert (report.rows, report.cut, report.dropped) == (2, 1, 0) and report.cut_share == 0.5
+    cut = rows[0]["completion"][0]["content"]
+    assert long_answer.startswith(cut) and cut.endswith("datasets.")  # at a sentence end
+    assert len(cut) < len(long_answer)
+    sft = SFTTrainer(
+        AutoModelForCausalLM.from_pretrained(str(smollm2_dir)),
+        args=_trl_args(
+            "sft", SFTSettings(max_length=256), output_dir=tmp_path / "sft", device="cpu", bf16=False
+        ),
+        train_dataset=rows,
+        processing_class=tokenizer,
+    )
+    end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    for row in sft.train_dataset:
+        ids = row["input_ids"]
+        assert len(ids) <= 256
+        trained = [t for t, label in zip(ids, row["labels"], strict=True) if label != -100]
+        assert end_of_turn in trained[-2:]  # the answer's turn ends inside the trained tokens

@@ -1,12 +1,6 @@
-"""Datasets for training: pick a version, check its columns, format it as conversations.
+"""Datasets for training: pick a version, check its columns and ``max_length``.
 
-Both stages use TRL's conversational formats, built with :func:`chat.build_messages`, so every
-sample carries the twin's system prompt and TRL renders it with the tokenizer's chat template,
-the same one evaluation and serving use:
-
-- SFT, prompt/completion: ``{"prompt": [system, user], "completion": [assistant]}`` (the loss
-  covers the completion only);
-- DPO, preference: ``{"prompt": [system, user], "chosen": [assistant], "rejected": [assistant]}``.
+The rows become conversations in :mod:`.fit` (the served prompt, fitted to ``max_length``).
 """
 
 from __future__ import annotations
@@ -98,33 +92,6 @@ def author_of(folder: Path) -> str | None:
         return None
     authors = [a.strip() for a in match.group("authors").split(",") if a.strip()]
     return authors[0] if len(authors) == 1 else None
-
-
-def sft_rows(dataset: Any, *, author: str | None, limit: int | None = None) -> Any:
-    """Instruction rows -> TRL conversational prompt/completion rows."""
-    rows = dataset if limit is None else dataset.select(range(min(limit, len(dataset))))
-    return rows.map(
-        lambda row: {
-            "prompt": build_messages(row["instruction"], author=author),
-            "completion": [{"role": "assistant", "content": row["output"]}],
-        },
-        remove_columns=rows.column_names,
-        desc="SFT conversations",
-    )
-
-
-def dpo_rows(dataset: Any, *, author: str | None, limit: int | None = None) -> Any:
-    """Preference rows -> TRL conversational preference rows."""
-    rows = dataset if limit is None else dataset.select(range(min(limit, len(dataset))))
-    return rows.map(
-        lambda row: {
-            "prompt": build_messages(row["prompt"], author=author),
-            "chosen": [{"role": "assistant", "content": row["chosen"]}],
-            "rejected": [{"role": "assistant", "content": row["rejected"]}],
-        },
-        remove_columns=rows.column_names,
-        desc="DPO conversations",
-    )
 
 
 def check_max_length(tokenizer: Any, *, author: str | None, max_length: int, section: str) -> int:

@@ -67,6 +67,7 @@ class TrainingPlan(BaseModel):
         config = self.config
         return {
             "base_model": self.base_model,
+            "voice": config.voice.model_dump(mode="json") if config.voice.enabled else None,
             "sft": config.sft.model_dump(mode="json"),
             "dpo": config.dpo.model_dump(mode="json") if config.dpo.enabled else None,
             "self_play": config.self_play,

@@ -1,4 +1,5 @@
-"""The run's stages in order: SFT, optional self-play, DPO; each resumable on its own.
+"""The run's stages in order: the optional voice stage, SFT, optional self-play, DPO; each
+resumable on its own.
 
 The pipeline's steps call these one by one; :func:`train_twin` runs them all in one process
 (the benchmark and tests use it).
@@ -15,35 +16,61 @@ from llm_engineering.configs.training import TrainingConfig
 from llm_engineering.domain.dataset import DatasetType
 from llm_engineering.model.registry import ModelRegistry, ModelVersion
 from llm_engineering.model.training import data
+from llm_engineering.model.training.fit import FitReport, dpo_rows, sft_rows, voice_rows
 from llm_engineering.model.training.plan import TrainingPlan, plan_training
 from llm_engineering.model.training.publish import register_run
 from llm_engineering.model.training.self_play import regenerate_rejected
-from llm_engineering.model.training.trainer import StageResult, train_stage
+from llm_engineering.model.training.trainer import StageResult, load_tokenizer, train_stage
 
 
 def _train(
-    plan: TrainingPlan, stage: str, *, model_folder: Path, rows: Any, callbacks: Sequence[Any]
+    plan: TrainingPlan,
+    stage: str,
+    *,
+    model_folder: Path,
+    rows: Any,
+    callbacks: Sequence[Any],
+    fit: FitReport | None = None,
 ) -> StageResult:
     config = plan.config
     return train_stage(
         stage,  # type: ignore[arg-type]
         model_folder=model_folder,
         train_rows=rows,
-        settings=config.sft if stage == "sft" else config.dpo,
+        settings={"voice": config.voice, "sft": config.sft, "dpo": config.dpo}[stage],
         stage_dir=plan.stage_dir(stage),
         device=plan.device,
         bf16=config.bf16,
         quantization=config.quantization,
         merged_dtype=config.output.merged_dtype,
         callbacks=callbacks,
+        data_figures=fit.figures() if fit else {},
     )
 
 
-def run_sft(plan: TrainingPlan, *, callbacks: Sequence[Any] = ()) -> StageResult:
-    """SFT of the base model on the instruction dataset (resumed or reused when the run has it)."""
+def run_voice(plan: TrainingPlan, *, callbacks: Sequence[Any] = ()) -> StageResult:
+    """The voice stage: causal LM on the author's own text of the training split (before SFT)."""
     dataset = data.load_dataset_version(plan.instruction_dataset, dataset_type=DatasetType.INSTRUCTION)
-    rows = data.sft_rows(dataset["train"], author=plan.author, limit=plan.config.sft.max_train_samples)
-    return _train(plan, "sft", model_folder=plan.base_folder, rows=rows, callbacks=callbacks)
+    rows = voice_rows(dataset["train"], limit=plan.config.voice.max_train_samples)
+    return _train(plan, "voice", model_folder=plan.base_folder, rows=rows, callbacks=callbacks)
+
+
+def run_sft(
+    plan: TrainingPlan, *, voice: StageResult | None = None, callbacks: Sequence[Any] = ()
+) -> StageResult:
+    """SFT on the instruction dataset, from the voice stage's model when there is one, else the base
+    (resumed or reused when the run has it)."""
+    start_folder = voice.merged if voice is not None else plan.base_folder
+    dataset = data.load_dataset_version(plan.instruction_dataset, dataset_type=DatasetType.INSTRUCTION)
+    settings = plan.config.sft
+    rows, fit = sft_rows(
+        dataset["train"],
+        author=plan.author,
+        tokenizer=load_tokenizer(start_folder),
+        max_length=settings.max_length,
+        limit=settings.max_train_samples,
+    )
+    return _train(plan, "sft", model_folder=start_folder, rows=rows, callbacks=callbacks, fit=fit)
 
 
 def run_self_play(plan: TrainingPlan, sft: StageResult) -> Path:
@@ -72,8 +99,15 @@ def run_dpo(
     folder = preference or plan.preference_dataset
     assert folder is not None  # planned with DPO enabled
     dataset = data.load_dataset_version(folder, dataset_type=DatasetType.PREFERENCE)
-    rows = data.dpo_rows(dataset["train"], author=plan.author, limit=plan.config.dpo.max_train_samples)
-    return _train(plan, "dpo", model_folder=sft.merged, rows=rows, callbacks=callbacks)
+    settings = plan.config.dpo
+    rows, fit = dpo_rows(
+        dataset["train"],
+        author=plan.author,
+        tokenizer=load_tokenizer(sft.merged),
+        max_length=settings.max_length,
+        limit=settings.max_train_samples,
+    )
+    return _train(plan, "dpo", model_folder=sft.merged, rows=rows, callbacks=callbacks, fit=fit)
 
 
 def train_twin(
@@ -96,14 +130,24 @@ def train_twin(
         plan = plan_training(
             config, models_dir=models_dir, datasets_root=datasets_root, default_base_model=default_base_model
         )
-    results = [run_sft(plan, callbacks=callbacks)]
+    results = []
+    voice = run_voice(plan, callbacks=callbacks) if config.voice.enabled else None
+    if voice is not None:
+        results.append(voice)
+    sft = run_sft(plan, voice=voice, callbacks=callbacks)
+    results.append(sft)
     preference = None
     if config.self_play:
         with state.main_process_first():  # the main process writes it; the others then find it
-            preference = run_self_play(plan, results[0])
+            preference = run_self_play(plan, sft)
     if config.dpo.enabled:
-        results.append(run_dpo(plan, results[0], preference=preference, callbacks=callbacks))
+        results.append(run_dpo(plan, sft, preference=preference, callbacks=callbacks))
     versions = []
     if state.is_main_process:
-        versions = register_run(plan, results, registry=ModelRegistry(models_dir), preference=preference)
+        versions = register_run(  # the voice stage is a step towards the twin, not a version of it
+            plan,
+            [r for r in results if r.stage != "voice"],
+            registry=ModelRegistry(models_dir),
+            preference=preference,
+        )
     return plan, results, versions

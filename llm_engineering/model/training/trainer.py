@@ -24,12 +24,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from llm_engineering.configs.training import DPOSettings, QuantizationSettings, SFTSettings
+from llm_engineering.configs.training import DPOSettings, QuantizationSettings, SFTSettings, VoiceSettings
 from llm_engineering.model.chat import ensure_chat_template
 
 logger = logging.getLogger(__name__)
 
-Stage = Literal["sft", "dpo"]
+Stage = Literal["voice", "sft", "dpo"]
 RESULT = "result.json"
 
 
@@ -37,8 +37,8 @@ class StageResult(BaseModel):
     """What one stage produced and how it went.
 
     Attributes:
-        stage: ``sft`` or ``dpo``.
-        adapter: the LoRA adapter folder.
+        stage: ``voice``, ``sft`` or ``dpo``.
+        adapter: the LoRA adapter folder (the merged folder when every weight was trained).
         merged: the merged model folder (``from_pretrained`` loads it).
         samples: training rows.
         steps: optimizer steps done in total (earlier sessions included).
@@ -101,6 +101,11 @@ class StageResult(BaseModel):
         """One line: steps, loss first -> last, tokens/s, padding, seconds, output folder."""
         loss = f"{self.loss_first:.3f} -> {self.loss_last:.3f}" if self.losses else "n/a"
         resumed = f", resumed from {self.resumed_from}" if self.resumed_from else ""
+        if "cut_share" in self.metrics:
+            resumed += (
+                f", {self.metrics['cut_share']:.0%} of rows cut to max_length at a sentence end"
+                f" ({self.metrics.get('rows_dropped', 0):.0f} dropped)"
+            )
         reused = "complete in an earlier run, reused: " if self.reused else ""
         return (
             f"{self.stage}: {reused}{self.steps} steps on {self.samples} samples, loss {loss}, "
@@ -164,7 +169,12 @@ def load_tokenizer(folder: Path) -> Any:
 
 
 def _trl_args(
-    stage: Stage, settings: SFTSettings | DPOSettings, *, output_dir: Path, device: str, bf16: bool
+    stage: Stage,
+    settings: VoiceSettings | SFTSettings | DPOSettings,
+    *,
+    output_dir: Path,
+    device: str,
+    bf16: bool,
 ):
     from trl import DPOConfig, SFTConfig
 
@@ -180,6 +190,8 @@ def _trl_args(
     }
     if settings.activation_checkpointing:
         common["activation_checkpointing_kwargs"] = {"use_reentrant": False}
+    if stage == "voice":  # plain text: the loss covers every token, each row ends with the eos token
+        return SFTConfig(**common, dataset_text_field="text", packing=False)
     return SFTConfig(**common) if stage == "sft" else DPOConfig(**common)
 
 
@@ -207,6 +219,20 @@ def merge_adapter(
     return destination
 
 
+def _save_full(model: Any, destination: Path, *, tokenizer: Any, dtype: str) -> Path:
+    """Save a model trained in all its weights as a plain Hugging Face folder in ``dtype``."""
+    import torch
+
+    model = model.to(getattr(torch, dtype))
+    generation = model.generation_config
+    generation.eos_token_id = tokenizer.eos_token_id
+    generation.pad_token_id = tokenizer.pad_token_id
+    destination.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(destination))
+    tokenizer.save_pretrained(str(destination))
+    return destination
+
+
 def last_complete_checkpoint(checkpoints: Path) -> str | None:
     """The newest checkpoint that was written to the end, or None.
 
@@ -228,18 +254,20 @@ def train_stage(
     *,
     model_folder: Path,
     train_rows: Any,
-    settings: SFTSettings | DPOSettings,
+    settings: VoiceSettings | SFTSettings | DPOSettings,
     stage_dir: Path,
     device: str = "cpu",
     bf16: bool = False,
     quantization: QuantizationSettings | None = None,
     merged_dtype: str = "bfloat16",
     callbacks: Sequence[Any] = (),
+    data_figures: dict[str, float] | None = None,
 ) -> StageResult:
     """Train one LoRA stage on ``model_folder`` and merge it; resume or reuse what a run left.
 
     Args:
-        stage: ``sft`` (rows: prompt/completion) or ``dpo`` (rows: prompt/chosen/rejected).
+        stage: ``voice`` (rows: text), ``sft`` (rows: prompt/completion) or ``dpo`` (rows:
+            prompt/chosen/rejected).
         model_folder: the model to adapt (the base for SFT, the merged SFT twin for DPO; DPO's
             reference is this same model with the adapter switched off).
         train_rows: the conversational training rows (:mod:`.data`).
@@ -250,6 +278,7 @@ def train_stage(
         quantization: 4-bit loading of ``model_folder`` (QLoRA).
         merged_dtype: dtype of the merged folder.
         callbacks: extra ``TrainerCallback`` objects.
+        data_figures: figures of the rows (e.g. the share cut to ``max_length``), kept in the result.
 
     Returns:
         The stage's result, also saved as ``stage_dir/result.json``.
@@ -267,13 +296,14 @@ def train_stage(
     resume = last_complete_checkpoint(checkpoints)
     tokenizer = load_tokenizer(model_folder)
     model = _load_model(model_folder, bf16=bf16, quantization=quantization or QuantizationSettings())
-    trainer_class = SFTTrainer if stage == "sft" else DPOTrainer
+    full = bool(getattr(settings, "full_parameters", False))
+    trainer_class = DPOTrainer if stage == "dpo" else SFTTrainer
     trainer = trainer_class(
         model,
         args=_trl_args(stage, settings, output_dir=checkpoints, device=device, bf16=bf16),
         train_dataset=train_rows,
         processing_class=tokenizer,
-        peft_config=LoraConfig(**settings.lora.peft_kwargs()),
+        peft_config=None if full else LoraConfig(**settings.lora.peft_kwargs()),
         callbacks=list(callbacks),
     )
     counter = TokenCounter(trainer.data_collator)
@@ -283,8 +313,11 @@ def train_stage(
     started, cpu_started = time.perf_counter(), time.process_time()
     output = trainer.train(resume_from_checkpoint=resume)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    adapter = stage_dir / "adapter"
-    trainer.save_model(str(adapter))
+    adapter = stage_dir / ("merged" if full else "adapter")
+    if full:
+        _save_full(trainer.model, adapter, tokenizer=tokenizer, dtype=merged_dtype)
+    else:
+        trainer.save_model(str(adapter))
     history = trainer.state.log_history
     losses = [(int(entry["step"]), float(entry["loss"])) for entry in history if "loss" in entry]
     last_logged = next((entry for entry in reversed(history) if "loss" in entry), {})
@@ -298,8 +331,12 @@ def train_stage(
     gc.collect()
     state = PartialState()  # under `accelerate launch`, one process merges; the others wait for it
     if state.is_main_process:
-        merged = merge_adapter(
-            model_folder, adapter, stage_dir / "merged", tokenizer=tokenizer, dtype=merged_dtype
+        merged = (
+            adapter
+            if full
+            else merge_adapter(
+                model_folder, adapter, stage_dir / "merged", tokenizer=tokenizer, dtype=merged_dtype
+            )
         )
         result = StageResult(
             stage=stage,
@@ -315,7 +352,7 @@ def train_stage(
             tokens_per_second=counter.trained / seconds if seconds else 0.0,
             peak_memory_mb=peak_memory_mb(),
             resumed_from=Path(resume).name if resume else None,
-            metrics=metrics,
+            metrics={**metrics, **(data_figures or {})},
         )
         (stage_dir / RESULT).write_text(
             json.dumps(result.model_dump(mode="json"), indent=2), encoding="utf-8"
