@@ -51,7 +51,10 @@ def test_the_whole_chain_includes_training_and_evaluation():
     config = load_config(EndToEndConfig, "configs/end_to_end.yaml", ["training.sft.max_steps=7"])
     assert config.training.sft.max_steps == 7
     assert config.training.dpo.enabled
-    assert config.evaluating.promotion.primary_metric == "author_perplexity"
+    from llm_engineering.configs.evaluating import EvaluatingConfig
+
+    # the evaluation section is the included file, whatever metric it promotes on
+    assert config.evaluating == load_config(EvaluatingConfig, "configs/evaluating.yaml")
     assert config.etl[0].user_full_name == "Maya Lindqvist"
 
 
