@@ -1,5 +1,8 @@
 // The chat page: streams the twin's answer from /v1/chat/completions (server-sent events)
 // and lists its sources. No dependencies; the API key is kept in this browser's localStorage.
+// Answers are Markdown: the page shows the raw text while it streams and asks the server
+// (POST /v1/markdown: markdown-it with raw HTML off, then the nh3 sanitiser) for the HTML.
+// Model text is never put into innerHTML by this page itself.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -57,6 +60,21 @@ async function loadSuggestions() {
   } catch (error) { /* no suggestions */ }
 }
 
+// Render `text` as Markdown into `answer`; a render that was overtaken by a later one is dropped.
+async function renderMarkdown(answer, text) {
+  const seq = (answer.renderSeq = (answer.renderSeq || 0) + 1);
+  try {
+    const response = await fetch("/v1/markdown", {
+      method: "POST", headers: headers(), body: JSON.stringify({ text }),
+    });
+    if (!response.ok || seq !== answer.renderSeq) return;
+    const { html } = await response.json();
+    if (seq !== answer.renderSeq) return;
+    answer.innerHTML = html;  // sanitised on the server (allow-listed tags, no handlers, no script)
+    answer.classList.add("markdown");
+  } catch (error) { /* the raw text stays */ }
+}
+
 function showSources(turn, citations) {
   if (!citations || !citations.length) return;
   const list = element("ol", "sources");
@@ -84,6 +102,7 @@ async function ask() {
   $("log").appendChild(turn);
   const messages = [...history, { role: "user", content: question }];
   let text = "";
+  let lastRender = 0;
   try {
     const response = await fetch("/v1/chat/completions", {
       method: "POST",
@@ -114,12 +133,15 @@ async function ask() {
         for (const choice of event.choices || []) {
           if (choice.delta && choice.delta.content) {
             text += choice.delta.content;
-            answer.textContent = text;
+            if (!answer.classList.contains("markdown")) answer.textContent = text;
+            const now = Date.now();
+            if (now - lastRender > 400) { lastRender = now; renderMarkdown(answer, text); }
           }
         }
       }
     }
     history.push({ role: "user", content: question }, { role: "assistant", content: text });
+    await renderMarkdown(answer, text);
     turn.dataset.done = "true";
   } catch (error) {
     turn.appendChild(element("div", "error", "Error: " + error.message));
