@@ -2,11 +2,11 @@
 
 Loads the base model (the packaged SmolLM2-135M-Instruct, converted once under
 ``STATE_DIR/models/base``; or ``--model FOLDER``), answers the same instructions greedily
-with the evaluation's own code path (:func:`~llm_engineering.model.evaluation.runner.answer_with_model`:
-the shared chat template, ``generate_answers``), once with batch size 1 and once per larger
-batch size, and prints answers/s and generated tokens/s side by side with the ratio to
-batch size 1, plus the share of answers identical to the unbatched ones (greedy decoding
-with left padding may differ in the last bits of a logit).
+with the evaluation's own code path (:func:`~llm_engineering.model.evaluation.answer.answer_arm`:
+the shared chat template, the generator serving uses, float32), once with batch size 1 and
+once per larger batch size, and prints answers/s and generated tokens/s side by side with
+the ratio to batch size 1, plus the share of answers identical to the unbatched ones (the
+generator is batch-invariant, so it should read 100%).
 
 Usage: ``python -m bench.evaluation [--model FOLDER] [--questions N] [--max-new-tokens N] [--batch-sizes 1,8,16]``
 """
@@ -58,25 +58,24 @@ def main(model_dir: Path | None, questions: int, max_new_tokens: int, batch_size
 
     from llm_engineering.configs.evaluating import GenerationSettings
     from llm_engineering.model.base_model import resolve_base_model
+    from llm_engineering.model.evaluation.answer import answer_arm, load_folder_generator
     from llm_engineering.model.evaluation.results import EvalSample
-    from llm_engineering.model.evaluation.runner import answer_with_model
-    from llm_engineering.model.generation import load_causal_lm
     from llm_engineering.settings import get_settings
 
     settings = get_settings()
     folder = model_dir or resolve_base_model(settings.base_model, models_dir=settings.models_dir)
-    model, tokenizer = load_causal_lm(folder)
+    generator = load_folder_generator(folder, GenerationSettings())
     samples = [EvalSample(instruction=q, reference="") for q in QUESTIONS[:questions]]
     sizes = sorted({1, *(int(s) for s in batch_sizes.split(",") if s.strip())})
     click.echo(
-        f"model {folder} ({next(model.parameters()).dtype}), {questions} questions, greedy, "
+        f"model {folder} ({type(generator).__name__}), {questions} questions, greedy, "
         f"max_new_tokens {max_new_tokens}, torch threads {torch.get_num_threads()}"
     )
-    answer_with_model(
-        model,
-        tokenizer,
+    answer_arm(
+        generator,
         samples[:2],
         author="Maya Lindqvist",
+        arm="bare",
         generation=GenerationSettings(max_new_tokens=4, batch_size=2),
     )  # warm-up
     baseline: tuple[float, list[str]] | None = None
@@ -85,8 +84,8 @@ def main(model_dir: Path | None, questions: int, max_new_tokens: int, batch_size
     )
     for size in sizes:
         generation = GenerationSettings(max_new_tokens=max_new_tokens, batch_size=size)
-        answers, seconds = answer_with_model(
-            model, tokenizer, samples, author="Maya Lindqvist", generation=generation
+        answers, seconds = answer_arm(
+            generator, samples, author="Maya Lindqvist", arm="bare", generation=generation
         )
         texts = [a.text for a in answers]
         rate = len(answers) / seconds

@@ -3,7 +3,7 @@
 from zenml import pipeline
 
 from llm_engineering.configs.evaluating import EvaluatingConfig
-from llm_engineering.model.evaluation.runner import plan_evaluation
+from llm_engineering.model.evaluation.plan import plan_evaluation
 from llm_engineering.model.registry import ModelRegistry
 from llm_engineering.settings import get_settings
 from steps.evaluating.generate_answers import generate_answers
@@ -14,11 +14,12 @@ from steps.evaluating.write_report import write_report
 
 @pipeline
 def evaluating(config: EvaluatingConfig, after: list[str] | None = None) -> str:
-    """Score every model version (base, SFT, DPO) on the test split and promote the best one.
+    """Score every model version (base, SFT, DPO) on the test split, served and bare, and promote the best one.
 
     Refuses, before any step runs, a run that cannot succeed: no model version yet, an
     unknown version, no dataset or an empty test split, no author, a required judge without
-    an endpoint (unknown metric names are refused earlier, by the config).
+    an endpoint, test documents that an evaluated version trained on (unknown metric names
+    are refused earlier, by the config).
 
     When chained after training (``after``), the model versions do not exist yet when the run
     is compiled: the same checks then run in the first step.

@@ -11,31 +11,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from llm_engineering.configs import StrictModel
-from llm_engineering.model.evaluation.metrics import JUDGE_METRICS, METRIC_GROUPS, VERSION_METRICS
+from llm_engineering.model.chat import CONTEXT_PASSAGES
+from llm_engineering.model.decoding import Decoding
+from llm_engineering.model.evaluation.metrics import (
+    GENERATION_METRICS,
+    JUDGE_METRICS,
+    METRIC_GROUPS,
+    VERSION_METRICS,
+)
 
 
-class GenerationSettings(StrictModel):
-    """How each version answers the test instructions."""
+class GenerationSettings(Decoding):
+    """How each version answers: the shared :class:`~llm_engineering.model.decoding.Decoding`.
 
-    max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 64
-    """Most tokens per answer."""
-    temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
-    """0: greedy (deterministic, the default); above 0: sampling."""
-    top_p: Annotated[float, Field(gt=0, le=1)] = 1.0
-    """Nucleus sampling share (only with temperature > 0)."""
+    The same fields and defaults as serving's decoding (``max_new_tokens``, ``temperature``,
+    ``top_p``, ``repetition_penalty``, ``no_repeat_ngram_size``, ``frequency_penalty``,
+    ``presence_penalty``, ``seed``, ``stop``), so the answers scored are decoded the way they
+    are served; plus how the evaluation runs the model. Generation is float32 and
+    batch-invariant (the generator's guarantee): an answer does not depend on the batch it
+    was answered in, so ``batch_size`` changes speed, never scores.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
     batch_size: Annotated[int, Field(ge=1, le=256)] = 8
-    """Test instructions answered at once (left-padded batches)."""
-    seed: int = 0
-    """Sampling seed."""
-    device: str = "cpu"
-    """Torch device of the models (``cpu``, ``cuda``, ``mps``)."""
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    """Weights' dtype: ``auto`` keeps the folder's (bf16 for the converted SmolLM2). In bf16, greedy
-    answers in a left-padded batch often differ from one-at-a-time answers (rounding of padded
-    positions); every version is answered with the same settings, so the comparison stays fair."""
+    """Test instructions answered at once."""
+    runtime: str | None = None
+    """Inference runtime of the generator (``onnx``, ``transformers``); None: the generator's
+    default (ONNX Runtime on the CPU), the one serving uses."""
+
+    def decoding(self) -> Decoding:
+        """The decoding part alone, as serving takes it."""
+        return Decoding(**self.model_dump(include=set(Decoding.model_fields)))
 
 
 class PerplexitySettings(StrictModel):
@@ -48,16 +58,25 @@ class PerplexitySettings(StrictModel):
 
 
 class AttributionSettings(StrictModel):
-    """The attribution classifier."""
+    """The attribution classifier (author vs other authors' writing)."""
 
-    folds: Annotated[int, Field(ge=2, le=20)] = 5
-    """Cross-fitting folds over the test samples (no classifier sees base answers of its own fold)."""
-    max_words: Annotated[int, Field(ge=10, le=5000)] = 150
-    """Every text is cut to this many words, so the classifier cannot go by length."""
-    max_other_passages: Annotated[int, Field(ge=0)] = 400
-    """Most passages of other authors' documents used as negatives (0: none)."""
+    words: Annotated[int, Field(ge=10, le=5000)] = 50
+    """Every text is cut to this many words (training windows and answers alike), so the
+    classifier cannot go by length."""
+    max_other_documents: Annotated[int, Field(ge=0)] = 200
+    """Most other authors' documents used as negatives (0: none, so no attribution)."""
+    held_out_share: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    """Share of the other authors' documents kept out of training to measure the classifier."""
     seed: int = 0
-    """Seed of the folds, the passage sample and the solver."""
+    """Seed of the document sample, the held-out choice, the shuffles and the solver."""
+
+
+class ContextSettings(StrictModel):
+    """The served arm's retrieval: the API's own retriever, the sample's own document left out."""
+
+    k: Annotated[int, Field(ge=1, le=20)] = CONTEXT_PASSAGES
+    """Passages retrieved per prompt, as the API retrieves them; ``build_messages`` then applies
+    the one context budget (``chat.CONTEXT_PASSAGES`` passages of ``chat.PASSAGE_WORDS`` words)."""
 
 
 class RetrievalSettings(StrictModel):
@@ -100,18 +119,35 @@ class PromotionSettings(StrictModel):
 
     enabled: bool = True
     """False: decide and log, but change nothing."""
-    primary_metric: str = "author_perplexity"
-    """The per-version metric the winner is chosen by (lower or higher is better by metric)."""
+    primary_metric: str = "attribution_rate"
+    """The per-version metric the winner is chosen by (lower or higher is better by metric),
+    measured on generated answers in ``arm``: a twin cannot win it by scoring well on a
+    metric of the author's own text (author perplexity is what SFT minimises)."""
+    fallback_metric: str | None = "style_distance"
+    """Decides when no version has a primary score (attribution needs a second author in the
+    feature store); None: no fallback, production unchanged."""
+    arm: Literal["served", "bare"] = "served"
+    """The arm whose scores decide: ``served`` is what users get."""
+    guards: list[str] = Field(default_factory=lambda: ["loop_rate", "style_distance"])
+    """A version worse than the base model on one of these beyond their 95% intervals is not promoted."""
     margin: Annotated[float, Field(ge=0)] = 0.0
     """How much better than production the winner must be, in the metric's own units (0: any
     strict improvement)."""
 
-    @field_validator("primary_metric")
+    @field_validator("primary_metric", "fallback_metric")
     @classmethod
-    def _known_metric(cls, value: str) -> str:
-        if value not in VERSION_METRICS:
+    def _known_metric(cls, value: str | None) -> str | None:
+        if value is not None and value not in VERSION_METRICS:
             raise ValueError(f"unknown metric {value!r} (known: {', '.join(VERSION_METRICS)})")
         return value
+
+    @field_validator("guards")
+    @classmethod
+    def _known_guards(cls, value: list[str]) -> list[str]:
+        unknown = [m for m in value if m not in VERSION_METRICS or m in JUDGE_METRICS]
+        if unknown:
+            raise ValueError(f"unknown guard metric {', '.join(map(repr, unknown))}")
+        return list(dict.fromkeys(value))
 
 
 class EvaluatingConfig(StrictModel):
@@ -126,7 +162,11 @@ class EvaluatingConfig(StrictModel):
     """Instruction dataset folder; None: the newest under STATE_DIR/datasets/instruction."""
     samples: Annotated[int, Field(ge=1, le=100_000)] = 16
     """Test samples used (the first ones of the test split, which is shuffled with a seed)."""
+    arms: list[Literal["served", "bare"]] = Field(default_factory=lambda: ["served", "bare"])
+    """Prompt forms every version answers in: ``served`` (passages retrieved as the API does,
+    the sample's own document left out) and ``bare`` (no passages)."""
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
     metrics: list[str] = Field(default_factory=lambda: list(METRIC_GROUPS))
     """Metrics to compute: any of author_perplexity, style_distance, embedding_similarity,
     attribution_rate, rouge_l, retrieval."""
@@ -154,14 +194,26 @@ class EvaluatingConfig(StrictModel):
     def _fold_author(cls, value: str | None) -> str | None:
         return " ".join(value.split()) or None if value is not None else None
 
+    @field_validator("arms")
+    @classmethod
+    def _some_arm(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one arm (served, bare)")
+        return list(dict.fromkeys(value))
+
     @model_validator(mode="after")
     def _primary_is_computed(self) -> EvaluatingConfig:
-        primary = self.promotion.primary_metric
-        if primary in JUDGE_METRICS:
-            if self.judge.mode == "off":
-                raise ValueError(
-                    f"promotion.primary_metric {primary!r} needs the judge, but judge.mode is 'off'"
-                )
-        elif primary not in self.metrics:
-            raise ValueError(f"promotion.primary_metric {primary!r} is not among metrics {self.metrics}")
+        promotion = self.promotion
+        named = [("primary_metric", promotion.primary_metric), ("fallback_metric", promotion.fallback_metric)]
+        named += [("guards", guard) for guard in promotion.guards]
+        for key, metric in named:
+            if metric is None or metric in GENERATION_METRICS:
+                continue
+            if metric in JUDGE_METRICS:
+                if self.judge.mode == "off":
+                    raise ValueError(f"promotion.{key} {metric!r} needs the judge, but judge.mode is 'off'")
+            elif metric not in self.metrics:
+                raise ValueError(f"promotion.{key} {metric!r} is not among metrics {self.metrics}")
+        if promotion.arm not in self.arms:
+            raise ValueError(f"promotion.arm {promotion.arm!r} is not among arms {self.arms}")
         return self

@@ -1,13 +1,16 @@
-"""Step: every model version answers the test split (and its author perplexity is measured meanwhile)."""
+"""Step: every model version answers the test split in each arm (and its author perplexity is measured meanwhile)."""
 
+import time
+from contextlib import nullcontext
 from typing import Annotated
 
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
 from llm_engineering.configs.evaluating import EvaluatingConfig
+from llm_engineering.model.evaluation.answer import answer_samples, retrieve_served_contexts
+from llm_engineering.model.evaluation.plan import plan_evaluation
 from llm_engineering.model.evaluation.results import EvaluationAnswers
-from llm_engineering.model.evaluation.runner import answer_test_split, plan_evaluation
 from llm_engineering.model.registry import ModelRegistry
 from llm_engineering.settings import get_settings
 
@@ -16,14 +19,17 @@ logger = get_logger(__name__)
 
 @step(enable_cache=False)  # reads the live registry: "the newest SFT version" changes between runs
 def generate_answers(config: EvaluatingConfig) -> Annotated[EvaluationAnswers, "evaluation_answers"]:
-    """Answer the test instructions with each version to compare, in batches, with the shared chat template.
+    """Answer the test instructions with each version, served (retrieved passages) and bare, decoded as served.
 
     Args:
-        config: the evaluation config (versions, samples, generation limits, metrics).
+        config: the evaluation config (versions, samples, arms, decoding, metrics).
 
     Returns:
-        Each version's answers (kept for reading side by side) and author perplexity.
+        Each version's answers per arm (kept for reading side by side) and author perplexity.
     """
+    from llm_engineering.infrastructure.embeddings import build_embedder
+    from llm_engineering.infrastructure.vector_stores import build_vector_store
+
     settings = get_settings()
     plan = plan_evaluation(
         config,
@@ -31,24 +37,41 @@ def generate_answers(config: EvaluatingConfig) -> Annotated[EvaluationAnswers, "
         datasets_root=settings.state_dir / "datasets",
         judge_configured=bool(settings.openai_base_url),
     )
-    answers = answer_test_split(
+    started = time.perf_counter()
+    contexts = None
+    with build_vector_store(settings) if "served" in config.arms else nullcontext() as store:
+        if store is not None:
+            contexts = retrieve_served_contexts(
+                plan, store=store, embedder=build_embedder(settings), k=config.context.k
+            )
+    retrieval_seconds = time.perf_counter() - started
+    answers = answer_samples(
         plan,
         generation=config.generation,
+        arms=config.arms,
         perplexity=config.perplexity if "author_perplexity" in config.metrics else None,
         metrics=config.metrics,
+        contexts=contexts,
     )
-    speeds = {v.name: round(v.answers_per_second, 3) for v in answers.versions}
+    speeds = {v.key: round(v.answers_per_second, 3) for v in answers.versions}
+    at_limit = {v.key: v.finish_reasons.count("length") for v in answers.versions}
     summary = (
-        f"{len(answers.versions)} versions answered {len(answers.samples)} test instructions "
-        f"({', '.join(f'{n} {s} answers/s' for n, s in speeds.items())})"
+        f"{len({v.name for v in answers.versions})} versions answered {len(answers.samples)} test instructions "
+        f"in {len(config.arms)} arm(s) ({', '.join(f'{n} {s} answers/s' for n, s in speeds.items())}); "
+        f"{sum(at_limit.values())} answers stopped at the token limit"
     )
     log_metadata(
         metadata={
             "versions": [v.name for v in answers.versions],
+            "arms": list(config.arms),
             "samples": len(answers.samples),
             "dataset": answers.dataset,
             "answers_per_second": speeds,
-            "stopped_at_limit": {v.name: v.finish_reasons.count("length") for v in answers.versions},
+            "stopped_at_limit": at_limit,
+            "retrieval_seconds": round(retrieval_seconds, 3),
+            "own_document_chunks_left_out": answers.left_out,
+            "held_out_checks": answers.checks,
+            "decoding": answers.decoding,
             "summary": summary,
         }
     )

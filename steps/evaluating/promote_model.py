@@ -39,7 +39,12 @@ def promote_model(
     verb = "promoted" if applied else "would promote (promotion disabled)" if decision.promote else "kept"
     summary = f"{verb} {decision.winner if decision.promote else decision.production}: {decision.reason}"
     log_metadata(
-        metadata={"decision": decision.model_dump(mode="json"), "applied": applied, "summary": summary}
+        metadata={
+            "decision": decision.model_dump(mode="json"),
+            "applied": applied,
+            "stopped_by_guards": len(decision.stopped),
+            "summary": summary,
+        }
     )
     logger.info(summary)
     return decision

@@ -12,7 +12,7 @@ from llm_engineering.infrastructure.llm import build_endpoint_client
 from llm_engineering.infrastructure.vector_stores import build_vector_store
 from llm_engineering.model.evaluation.report import summary_line
 from llm_engineering.model.evaluation.results import EvaluationAnswers, EvaluationResults
-from llm_engineering.model.evaluation.runner import score_answers as score
+from llm_engineering.model.evaluation.score import score_answers as score
 from llm_engineering.settings import get_settings
 
 logger = get_logger(__name__)
@@ -57,18 +57,23 @@ def score_answers(
         )
     for version in results.versions:
         scores = {k: v for k, v in version.scores.items() if v is not None}
-        Model(name=ZENML_MODEL, version=version.name).log_metadata(
-            {"evaluation": {**scores, **results.run_scores}}
-        )
+        # The primary arm's scores are the version's evaluation; every arm's go under evaluation_<arm>.
+        metadata = {f"evaluation_{version.arm}": {**scores, "intervals": version.intervals}}
+        if version.arm == results.primary_arm:
+            metadata["evaluation"] = {**scores, **results.run_scores}
+        Model(name=ZENML_MODEL, version=version.name).log_metadata(metadata)
         log_metadata(
-            metadata={"evaluation_details": version.details},
+            metadata={f"evaluation_details_{version.arm}": version.details},
             model_name=ZENML_MODEL,
             model_version=version.name,
         )
     log_metadata(
         metadata={
-            "scores": {
-                v.name: {k: s for k, s in v.scores.items() if s is not None} for v in results.versions
+            "scores": {v.key: {k: s for k, s in v.scores.items() if s is not None} for v in results.versions},
+            "intervals": {v.key: v.intervals for v in results.versions},
+            "failures": {
+                "unscored_metrics": sum(s is None for v in results.versions for s in v.scores.values()),
+                "notes": len(results.notes),
             },
             "run_scores": results.run_scores,
             "notes": results.notes,

@@ -109,10 +109,14 @@ def test_the_pipeline_scores_both_versions_and_promotes_the_twin(isolated_state:
     result = run(
         "--set", "samples=6",
         "--set", "generation.max_new_tokens=24",
-        "--set", "attribution.folds=3",
+        "--set", "attribution.words=20",
+        # The tiny twin's 24-token answers are scored on perplexity here; promotion on generated
+        # answers and its guards are tested in tests/unit/test_promotion.py.
+        "--set", "promotion.primary_metric=author_perplexity",
+        "--set", "promotion.guards=[]",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "generate_answers: 2 versions answered 6 test instructions" in result.output
+    assert "generate_answers: 2 versions answered 6 test instructions in 2 arm(s)" in result.output
     assert "promoted r1-sft" in result.output
 
     assert registry.production().name == "r1-sft"
@@ -126,14 +130,25 @@ def test_the_pipeline_scores_both_versions_and_promotes_the_twin(isolated_state:
 
     [folder] = list((isolated_state / "evaluation").iterdir())
     saved = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-    assert [v["name"] for v in saved["versions"]] == ["base", "r1-sft"]
+    assert [(v["name"], v["arm"]) for v in saved["versions"]] == [
+        ("base", "served"), ("base", "bare"), ("r1-sft", "served"), ("r1-sft", "bare"),
+    ]  # fmt: skip
     assert len(saved["samples"]) == 6 and all(len(a) == 6 for a in saved["answers"].values())
+    assert all(v["intervals"]["loop_rate"] is not None for v in saved["versions"])
+    # The served arm retrieved Ada's passages, never from the sample's own document.
+    test_documents = [s["document_id"] for s in saved["samples"]]
+    assert all(test_documents)
+    contexts = saved["details"]["served_context"]
+    assert contexts["passages_per_prompt"] > 0 and contexts["left_out_own_document_chunks"] > 0
     assert set(saved["run_scores"]) == {"retrieval_hit_at_k", "retrieval_mrr"}
     assert saved["details"]["retrieval"]["unresolved"] == 0  # every reference traced to its document
-    assert (
-        saved["details"]["attribution"]["training_texts"]["other_authors"] > 0
-    )  # Bo's passages were negatives
+    assert saved["details"]["attribution"]["training_texts"]["other_authors"] > 0  # Bo's writing: negatives
     assert saved["promotion"]["promote"] and saved["promotion"]["winner"] == "r1-sft"
     assert "<svg" in (folder / "report.html").read_text(encoding="utf-8")
+    answered = Client().get_artifact_version("evaluation_answers").load()
+    assert all(
+        sample.document_id not in documents and documents
+        for sample, documents in zip(answered.samples, answered.context_documents, strict=True)
+    )  # every served prompt had passages, none from the sample's own document
     report = Client().get_artifact_version("evaluation_report")
     assert "r1-sft" in str(report.load())

@@ -13,7 +13,7 @@ from llm_engineering.infrastructure.llm import OpenAICompatibleClient
 from llm_engineering.model.evaluation.judge import judge_answers
 from llm_engineering.model.evaluation.report import format_table, render_html, save_results
 from llm_engineering.model.evaluation.results import EvalSample, EvaluationAnswers, VersionAnswers
-from llm_engineering.model.evaluation.runner import score_answers
+from llm_engineering.model.evaluation.score import score_answers
 from tests.evaluation_fixtures import author_texts, instructions
 from tests.openai_stub import OpenAIStub, Reply, user_text
 
@@ -102,13 +102,23 @@ def test_scoring_with_the_judge_reports_scores_notes_and_a_promotion(stub: OpenA
         metrics=["author_perplexity", "style_distance", "attribution_rate", "rouge_l", "retrieval"],
         author_texts=author_texts("ada", 30, seed=0),
     )
-    config = load_config(EvaluatingConfig, None, ["judge.mode=on", "promotion.primary_metric=judge_author"])
+    config = load_config(
+        EvaluatingConfig,
+        None,
+        ["judge.mode=on", "promotion.primary_metric=judge_author", "arms=[bare]", "promotion.arm=bare"],
+    )
+    others = [" ".join(author_texts("bo", 3, seed=50 + i)) for i in range(10)]
     with judge_client(stub) as client:
-        results = score_answers(answers, config=config, judge=client, progress=False)
+        results = score_answers(answers, config=config, judge=client, other_documents=others, progress=False)
     base_scores, twin_scores = results.versions[0].scores, results.versions[1].scores
     assert twin_scores["judge_author"] == 3.0 and base_scores["judge_author"] == 1.0
     assert results.versions[0].details["judge_missing"] == 2
-    assert any("2 of 8 answers of base got no score" in n for n in results.notes)
+    assert any("2 of 8 answers of base/bare got no score" in n for n in results.notes)
+    low, high = results.versions[1].intervals["judge_author"]
+    assert low == high == 3.0  # every scored answer a 3
+    assert all(
+        results.versions[0].intervals[m] is not None for m in ("loop_rate", "rouge_l", "style_distance")
+    )
     assert any(n.startswith("retrieval: no vector store") for n in results.notes)
     assert twin_scores["style_distance"] < base_scores["style_distance"]
     assert twin_scores["attribution_rate"] > base_scores["attribution_rate"]
@@ -116,7 +126,8 @@ def test_scoring_with_the_judge_reports_scores_notes_and_a_promotion(stub: OpenA
     assert results.promotion.promote and results.promotion.winner == "r1-sft"
 
     table = format_table(results)
-    assert table.splitlines()[0].split()[:3] == ["version", "stage", "author_perplexity"]
+    assert table.splitlines()[0].split()[:3] == ["version", "arm", "author_perplexity"]
+    assert "3.000 [3.000, 3.000]" in table  # each score with its 95% interval
     assert "r1-sft" in table and "base (production)" in table and "promotion (promoted)" in table
     folder = save_results(results, root=tmp_path / "evaluation")
     saved = json.loads((folder / "results.json").read_text(encoding="utf-8"))

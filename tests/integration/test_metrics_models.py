@@ -12,7 +12,7 @@ import pytest
 from llm_engineering.infrastructure.embeddings import default_model_path, load_embedder
 from llm_engineering.infrastructure.vector_stores import QdrantEdgeStore
 from llm_engineering.model.chat import build_messages, render_prompt
-from llm_engineering.model.evaluation.attribution import AttributionClassifier, passages
+from llm_engineering.model.evaluation.attribution import AttributionClassifier, passages, shuffled
 from llm_engineering.model.evaluation.perplexity import reference_nll
 from llm_engineering.model.evaluation.retrieval import retrieval_scores
 from llm_engineering.model.evaluation.similarity import embedding_similarities
@@ -159,10 +159,15 @@ def corpus_passages(shared_corpus: Path) -> dict[str, tuple[list[str], list[str]
 def test_classifier_and_style_tell_the_two_handbook_authors_apart(shared_corpus: Path):
     corpus = corpus_passages(shared_corpus)
     (paul_train, paul_held), (maxime_train, maxime_held) = corpus["Paul Iusztin"], corpus["Maxime Labonne"]
-    classifier = AttributionClassifier(paul_train, maxime_train)
+    classifier = AttributionClassifier(paul_train, maxime_train, words=50)
     recall = classifier.is_author(paul_held).mean()
     specificity = (~classifier.is_author(maxime_held)).mean()
     assert (recall + specificity) / 2 >= 0.85
+    # Paul's own held-out words, shuffled or looped, are not Paul's writing.
+    rng = random.Random(0)
+    assert classifier.is_author([shuffled(p, rng) for p in paul_held]).mean() <= 0.1
+    looped = [" ".join([" ".join(p.split()[:8])] * 6) for p in paul_held]
+    assert not classifier.is_author(looped).any()
     own, _ = style_distance(paul_held, paul_train)
     other, _ = style_distance(maxime_held, paul_train)
     assert own < other

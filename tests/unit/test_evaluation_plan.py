@@ -1,4 +1,5 @@
-"""plan_evaluation: which versions, which dataset, which author; bad input refused before any model loads."""
+"""plan_evaluation: which versions, which dataset, which author; bad input refused before any model loads;
+test documents held out from everything an evaluated version trained on."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 from llm_engineering.application.datasets.storage import save_dataset, to_dataset_dict
 from llm_engineering.configs import load_config
 from llm_engineering.configs.evaluating import EvaluatingConfig
-from llm_engineering.domain.dataset import DatasetType, InstructionSample
-from llm_engineering.model.evaluation.runner import EvaluationInputError, plan_evaluation
+from llm_engineering.domain.dataset import DatasetType, InstructionSample, PreferenceSample
+from llm_engineering.model.evaluation.plan import EvaluationInputError, plan_evaluation
 from llm_engineering.model.registry import ModelRegistry, ModelVersion, UnknownModelVersion
 
 
@@ -71,6 +72,8 @@ def test_defaults_compare_base_newest_sft_newest_dpo_and_production_on_their_tra
     assert [s.instruction for s in found.samples] == [r["instruction"] for r in _test_rows(trained_on)][:2]
     assert len(found.author_texts) == 6 and found.author == "Ada Byron"
     assert found.judge is False
+    assert [s.document_id for s in found.samples] == [r["document_id"] for r in _test_rows(trained_on)][:2]
+    assert any("shares no document with the test samples" in line for line in found.checks)
     assert plan(tmp_path, judge_configured=True).judge is True
     assert plan(tmp_path, "judge.mode=off", judge_configured=True).judge is False
 
@@ -102,3 +105,44 @@ def test_bad_input_has_clear_messages(tmp_path: Path):
     (tmp_path / "folders" / "base").rmdir()
     with pytest.raises(EvaluationInputError, match="model folder missing for version\\(s\\) base"):
         plan(tmp_path, "author=Ada Byron")
+
+
+def save_preference(root: Path, *, train_documents: list[int]) -> Path:
+    rows = [
+        PreferenceSample(
+            instruction=f"question {i}?",
+            chosen=f"answer {i} " * 20,
+            rejected="meh",
+            category="articles",
+            extract_id=f"p{i}",
+            document_id=f"d{i}",
+            source="offline",
+        )
+        for i in train_documents
+    ]
+    dataset = to_dataset_dict(train=rows, test=[], dataset_type="preference")
+    return save_dataset(dataset, root=root, dataset_type=DatasetType.PREFERENCE, card="", manifest={})
+
+
+def test_a_version_that_trained_on_a_test_document_stops_the_run_naming_it(tmp_path: Path):
+    instruction = save(tmp_path / "datasets", test=3)  # test documents d6, d7, d8
+    clean = save_preference(tmp_path / "datasets", train_documents=[0, 1, 2])
+    leaky = save_preference(tmp_path / "datasets", train_documents=[1, 7])
+    registry = ModelRegistry(tmp_path / "models")
+    register(registry, tmp_path, "base", "base", "2026-01-01T00:00:00")
+    register(
+        registry, tmp_path, "r1-dpo", "dpo", "2026-01-02T00:00:00", author="Ada Byron",
+        datasets={"instruction": instruction.name, "preference": clean.name},
+    )  # fmt: skip
+    assert len(plan(tmp_path, "samples=3").checks) == 2  # both of r1-dpo's datasets checked
+    register(
+        registry, tmp_path, "r2-dpo", "dpo", "2026-01-03T00:00:00", author="Ada Byron",
+        datasets={"instruction": instruction.name, "preference": leaky.name},
+    )  # fmt: skip
+    with pytest.raises(EvaluationInputError) as error:
+        plan(tmp_path, "samples=3")
+    message = str(error.value)
+    assert "version r2-dpo trained on preference dataset" in message and leaky.name in message
+    assert (
+        f"{instruction}: d7. " in message
+    )  # only the overlapping document is named (d1 is no test document)

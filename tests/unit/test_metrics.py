@@ -11,7 +11,10 @@ from llm_engineering.model.evaluation.attribution import (
     AttributionClassifier,
     AttributionUnavailable,
     attribution_rates,
+    windows,
 )
+from llm_engineering.model.evaluation.generated import distinct_values, ended_flags, loop_rate, loops
+from llm_engineering.model.evaluation.intervals import mean_interval, worse_beyond
 from llm_engineering.model.evaluation.retrieval import rank_of, source_document_ids
 from llm_engineering.model.evaluation.rouge import lcs_length, mean_rouge_l, rouge_l
 from llm_engineering.model.evaluation.style import PUNCTUATION, mattr, style_distance, style_profile
@@ -109,33 +112,103 @@ def test_classifier_tells_two_synthetic_authors_apart_on_held_out_text():
     classifier = AttributionClassifier(author_texts("ada", 40, seed=0), author_texts("bo", 40, seed=0))
     ada, bo = author_texts("ada", 30, seed=9), author_texts("bo", 30, seed=9)
     accuracy = (classifier.is_author(ada).sum() + (~classifier.is_author(bo)).sum()) / 60
-    assert accuracy >= 0.95
+    assert accuracy >= 0.9
 
 
-def test_attribution_rates_rank_the_author_like_version_first():
-    references = author_texts("ada", 20, seed=5)
+def bo_documents(count: int, seed: int) -> list[str]:
+    return [" ".join(author_texts("bo", 3, seed=seed + i)) for i in range(count)]
+
+
+def test_attribution_rates_rank_the_author_like_version_first_and_report_held_out_accuracy():
     found = attribution_rates(
         author_texts=author_texts("ada", 40, seed=0),
-        references=references,
-        answers={
-            "twin": author_texts("ada", 20, seed=6),
-            "base": author_texts("bo", 20, seed=6),
-        },
-        base_answers=author_texts("bo", 20, seed=6),
-        folds=4,
+        references=author_texts("ada", 20, seed=5),
+        answers={"twin": author_texts("ada", 20, seed=6), "base": author_texts("bo", 20, seed=6)},
+        other_documents=bo_documents(12, seed=100),
     )
-    assert found.rates["twin"] >= 0.9
+    assert found.rates["twin"] >= 0.7
     assert found.rates["base"] <= 0.1
-    assert found.classifier_accuracy >= 0.9
-    assert found.author_recall >= 0.9
-    assert found.folds == 4
+    assert found.flags["twin"] == [float(f) for f in found.flags["twin"]] and len(found.flags["twin"]) == 20
+    assert found.classifier_accuracy >= 0.8 and found.other_specificity >= 0.9
+    assert found.training["other_authors"] > 0 and found.training["shuffled_author"] > 0
 
 
-def test_attribution_needs_something_to_contrast_the_author_with():
-    with pytest.raises(AttributionUnavailable, match="no other writing"):
-        attribution_rates(author_texts=["a b c"], references=["a"], answers={"v": ["a"]})
+def test_a_looping_answer_and_a_shuffled_answer_are_not_attributed_to_the_author():
+    own = author_texts("ada", 12, seed=7)
+    first_sentence = [text.split(";")[0] + "." for text in own]
+    found = attribution_rates(
+        author_texts=author_texts("ada", 40, seed=0),
+        references=author_texts("ada", 12, seed=5),
+        answers={
+            "author": own,
+            "looping": [" ".join([sentence] * 6) for sentence in first_sentence],
+            "shuffled": shuffled_words(own, seed=3),
+        },
+        other_documents=bo_documents(12, seed=100),
+    )
+    assert found.rates["author"] >= 0.7  # the author's own held-out words are theirs...
+    assert found.rates["looping"] == 0.0  # ...but not repeated in a loop...
+    assert found.rates["shuffled"] <= 0.1  # ...nor in no author's order
+    assert found.shuffled_rejected >= 0.9
+
+
+def test_every_text_is_cut_to_the_same_number_of_words():
+    assert windows(["one two three", "four five six seven"], words=3) == ["one two three", "four five six"]
+    classifier = AttributionClassifier(author_texts("ada", 20, seed=0), bo_documents(6, seed=0), words=30)
+    assert classifier.words == 30 and classifier.training["author"] >= 20
+
+
+def test_attribution_needs_another_author_to_contrast_the_author_with():
+    with pytest.raises(AttributionUnavailable, match="no other author"):
+        attribution_rates(author_texts=["a b c"], references=["a"], answers={"v": ["a"]}, other_documents=[])
     with pytest.raises(AttributionUnavailable, match="no author text"):
-        attribution_rates(author_texts=[], references=["a"], answers={"v": ["a"]}, other_texts=["x y"])
+        attribution_rates(author_texts=[], references=["a"], answers={"v": ["a"]}, other_documents=["x y"])
+
+
+# -- generated text: loops, endings, variety, intervals ---------------------------------------
+
+
+LOOPING = "The model didn't know how to split a paragraph. " * 9
+
+
+@pytest.mark.parametrize(
+    ("text", "looping"),
+    [
+        (LOOPING, True),
+        ("a b c d a b c d a b c d", True),  # one 4-gram three times
+        ("a b c d a b c d", False),  # twice is not a loop
+        ("Punctuation, CASE: a b c d. A B C D! a, b, c, d?", True),  # words are compared folded
+        ("", False),
+    ],
+)
+def test_loops_means_one_word_4gram_three_times(text: str, looping: bool):
+    assert loops(text) is looping
+
+
+def test_loop_rate_ended_rate_and_distinct_2():
+    answers = [LOOPING, "Chunk by meaning, not by size.", "Measure first; then tune the index."]
+    assert loop_rate(answers) == pytest.approx(1 / 3)
+    assert ended_flags(["stop", "length", "stop"]) == [1.0, 0.0, 1.0]
+    values = distinct_values([*answers, "one"])
+    assert values[1] == values[2] == 1.0 and values[0] < 0.2 and values[3] is None
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_samples():
+    few = [1.0, 0.0] * 5
+    many = [1.0, 0.0] * 200
+    low, high = mean_interval(few)
+    assert low < 0.5 < high and (low, high) == mean_interval(few)  # seeded: the same twice
+    narrow = mean_interval(many)
+    assert narrow[1] - narrow[0] < (high - low) / 3
+    assert mean_interval([0.0] * 16) == (0.0, 0.0)
+    assert mean_interval([]) is None and mean_interval([None]) is None
+
+
+def test_worse_beyond_needs_disjoint_intervals_on_the_worse_side():
+    assert worse_beyond((0.4, 0.8), (0.0, 0.1), better="lower")
+    assert not worse_beyond((0.05, 0.8), (0.0, 0.1), better="lower")
+    assert worse_beyond((0.1, 0.2), (0.3, 0.5), better="higher")
+    assert not worse_beyond(None, (0.3, 0.5), better="higher")
 
 
 # -- retrieval bookkeeping --------------------------------------------------------------------

@@ -75,3 +75,52 @@ def test_apply_moves_the_registry_pointer_only_when_promoting(tmp_path: Path):
     )
     assert apply_promotion(win, registry=registry)
     assert registry.production().name == "r1-sft"
+
+
+# -- guards: a looping twin cannot win ----------------------------------------------------------
+
+
+def test_a_looping_version_is_not_promoted_and_the_decision_names_the_guard():
+    # r1-sft wins the primary metric (attribution) but loops: its loop-rate interval lies wholly
+    # above the base model's, so it is out; r1-dpo, within the base's interval, wins instead.
+    decision = decide_promotion(
+        {"base": 0.2, "r1-sft": 0.9, "r1-dpo": 0.6},
+        metric="attribution_rate",
+        margin=0.0,
+        production=None,
+        guards={"loop_rate": {"base": (0.0, 0.1), "r1-sft": (0.4, 0.8), "r1-dpo": (0.0, 0.12)}},
+        baseline="base",
+    )
+    assert decision.promote and decision.winner == "r1-dpo"
+    assert decision.guard == "loop_rate" and set(decision.stopped) == {"r1-sft"}
+    assert "r1-sft stopped by the loop_rate guard" in decision.reason
+
+
+def test_when_every_twin_is_stopped_production_stays_and_the_reason_says_why():
+    decision = decide_promotion(
+        {"base": 0.30, "r1-sft": 0.70},
+        metric="attribution_rate",
+        margin=0.0,
+        production="base",
+        guards={
+            "loop_rate": {"base": (0.0, 0.0), "r1-sft": (0.0, 0.1)},  # overlapping: no stop
+            "style_distance": {"base": (0.25, 0.31), "r1-sft": (0.35, 0.45)},  # worse beyond intervals
+        },
+        baseline="base",
+    )
+    # r1-sft leads on attribution, but its style is further from the author's than base's: stopped.
+    assert not decision.promote and decision.guard == "style_distance"
+    assert "stopped by the style_distance guard" in decision.reason
+    assert "base is already production" in decision.reason
+
+
+def test_overlapping_intervals_do_not_stop_a_version():
+    decision = decide_promotion(
+        {"base": 0.2, "r1-sft": 0.5},
+        metric="attribution_rate",
+        margin=0.0,
+        production=None,
+        guards={"loop_rate": {"base": (0.0, 0.2), "r1-sft": (0.1, 0.3)}},
+        baseline="base",
+    )
+    assert decision.promote and decision.winner == "r1-sft" and not decision.stopped

@@ -1,7 +1,8 @@
 """The evaluation's metric names, which way is better for each, and what they mean.
 
 Per-version scores are keyed by the names of :data:`VERSION_METRICS`; the names a config
-may ask for (``metrics:``) are :data:`METRIC_GROUPS`, where ``retrieval`` scores the feature
+may ask for (``metrics:``) are :data:`METRIC_GROUPS` (the :data:`GENERATION_METRICS` are
+always computed), where ``retrieval`` scores the feature
 store once per run (``retrieval_hit_at_k``, ``retrieval_mrr``) and the judge's scores come
 with ``judge:`` switched on.
 """
@@ -37,6 +38,13 @@ VERSION_METRICS: dict[str, Metric] = {
         "attribution rate", "higher", "share of answers a classifier attributes to the author"
     ),
     "rouge_l": Metric("ROUGE-L", "higher", "longest-common-subsequence F1 with the reference answer"),
+    "loop_rate": Metric("loop rate", "lower", "share of answers in which one word 4-gram occurs 3+ times"),
+    "ended_rate": Metric(
+        "ended before limit", "higher", "share of answers that ended on their own, not at max_new_tokens"
+    ),
+    "distinct_2": Metric(
+        "distinct-2", "higher", "distinct word bigrams over all bigrams, per answer, averaged"
+    ),
     "judge_accuracy": Metric("judge accuracy", "higher", "LLM judge, 1-3: right and complete"),
     "judge_style": Metric("judge style", "higher", "LLM judge, 1-3: blog-like register"),
     "judge_author": Metric("judge author", "higher", "LLM judge, 1-3: sounds like the author"),
@@ -60,6 +68,10 @@ METRIC_GROUPS: tuple[str, ...] = (
 """What ``metrics:`` in the config may list; the judge is switched by ``judge.mode``."""
 
 JUDGE_METRICS: tuple[str, ...] = ("judge_accuracy", "judge_style", "judge_author")
+
+GENERATION_METRICS: tuple[str, ...] = ("loop_rate", "ended_rate", "distinct_2")
+"""Scores of the generated text alone (no reference, no model): computed for every version and arm,
+so promotion's guards always have them."""
 
 
 def is_better(a: float, b: float, *, better: Direction) -> bool:

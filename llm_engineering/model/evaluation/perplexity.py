@@ -27,12 +27,14 @@ class PerplexityResult:
         mean_nll: mean token NLL (nats).
         tokens: reference tokens scored.
         per_sample_nll: mean token NLL of each sample's reference.
+        per_sample_tokens: reference tokens scored of each sample (for bootstrap intervals).
     """
 
     perplexity: float
     mean_nll: float
     tokens: int
     per_sample_nll: list[float]
+    per_sample_tokens: list[int]
 
 
 def reference_nll(
@@ -69,6 +71,7 @@ def reference_nll(
         encoded.append((prompt_ids, answer_ids))
     device = next(model.parameters()).device
     per_sample: list[float] = []
+    per_sample_tokens: list[int] = []
     total_nll, total_tokens = 0.0, 0
     with torch.inference_mode():
         for start in range(0, len(encoded), batch_size):
@@ -97,11 +100,16 @@ def reference_nll(
             for row in range(len(batch)):
                 tokens = int(counted[row])
                 per_sample.append(float(sums[row]) / tokens if tokens else float("nan"))
+                per_sample_tokens.append(tokens)
                 total_nll += float(sums[row])
                 total_tokens += tokens
     if not total_tokens:
         raise ValueError("no reference tokens to score")
     mean = total_nll / total_tokens
     return PerplexityResult(
-        perplexity=math.exp(mean), mean_nll=mean, tokens=total_tokens, per_sample_nll=per_sample
+        perplexity=math.exp(mean),
+        mean_nll=mean,
+        tokens=total_tokens,
+        per_sample_nll=per_sample,
+        per_sample_tokens=per_sample_tokens,
     )

@@ -1,6 +1,7 @@
 """The evaluation's outputs for people: a text table, an HTML report, and the JSON file.
 
-- :func:`format_table`: versions x metrics as aligned text (what ``poe demo`` and the run print);
+- :func:`format_table`: rows (version x arm) x metrics as aligned text, each score with its
+  bootstrap 95% interval (what ``poe demo`` and the run print);
 - :func:`render_html`: a self-contained page (no scripts, no external assets) with the table,
   one bar chart per metric and every answer beside the author's reference;
 - :func:`save_results`: ``STATE_DIR/evaluation/<UTC time>/results.json`` and ``report.html``.
@@ -25,28 +26,49 @@ def _format(value: float | None) -> str:
     return f"{value:.3f}"
 
 
+def _with_interval(value: float | None, interval: tuple[float, float] | list[float] | None) -> str:
+    """``0.297 [0.25, 0.34]``: the score and its bootstrap 95% interval."""
+    if value is None:
+        return "-"
+    if interval is None:
+        return _format(value) + " [-]"
+    return f"{_format(value)} [{_format(interval[0])}, {_format(interval[1])}]"
+
+
+def _best_per_arm(results: EvaluationResults, metric: str) -> set[str]:
+    """Row keys of the best version on ``metric`` within each arm (only when an arm has two or more scores)."""
+    best: set[str] = set()
+    sign = 1 if VERSION_METRICS[metric].better == "lower" else -1
+    for arm in results.arms:
+        scored = {n: s for n, s in results.scores_of(metric, arm).items() if s is not None}
+        if len(scored) > 1:
+            best.add(f"{min(scored, key=lambda n: sign * scored[n])}/{arm}")
+    return best
+
+
 def _arrow(metric: str) -> str:
     spec = VERSION_METRICS.get(metric) or RUN_METRICS.get(metric)
     return "" if spec is None else (" ↓" if spec.better == "lower" else " ↑")
 
 
 def format_table(results: EvaluationResults) -> str:
-    """Versions x metrics as an aligned text table; ↓/↑ say which way is better, ``*`` marks the best.
+    """Rows (version, arm) x metrics as an aligned text table; each score with its 95% interval.
 
-    Run-level scores (retrieval), notes and the promotion decision follow the table.
+    ↓/↑ say which way is better, ``*`` marks the best version of each arm. Run-level scores
+    (retrieval), the attribution classifier's own accuracy, notes and the promotion decision
+    follow the table.
     """
     metrics = results.metrics
-    header = ["version", "stage", *(f"{m}{_arrow(m)}" for m in metrics)]
-    best: dict[str, str | None] = {}
-    for metric in metrics:
-        scored = {n: s for n, s in results.scores_of(metric).items() if s is not None}
-        sign = 1 if VERSION_METRICS[metric].better == "lower" else -1
-        best[metric] = min(scored, key=lambda n: sign * scored[n]) if len(scored) > 1 else None
+    header = ["version", "arm", *(f"{m}{_arrow(m)}" for m in metrics)]
+    best = {m: _best_per_arm(results, m) for m in metrics}
     rows = [
         [
             v.name + (" (production)" if v.name == results.production else ""),
-            v.stage,
-            *(_format(v.scores.get(m)) + ("*" if best[m] == v.name else "") for m in metrics),
+            v.arm,
+            *(
+                _with_interval(v.scores.get(m), v.intervals.get(m)) + ("*" if v.key in best[m] else "")
+                for m in metrics
+            ),
         ]
         for v in results.versions
     ]
@@ -57,16 +79,17 @@ def format_table(results: EvaluationResults) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     if results.run_scores:
+        run_intervals = results.details.get("retrieval", {}).get("intervals", {})
         lines.append(
             "feature store: "
-            + ", ".join(f"{m}{_arrow(m)} {_format(s)}" for m, s in results.run_scores.items())
+            + ", ".join(
+                f"{m}{_arrow(m)} {_with_interval(s, run_intervals.get(m))}"
+                for m, s in results.run_scores.items()
+            )
         )
     attribution = results.details.get("attribution")
     if attribution:
-        lines.append(
-            f"attribution classifier: held-out accuracy {attribution['classifier_accuracy']:.3f}, "
-            f"author recall {attribution['author_recall']:.3f}"
-        )
+        lines.append(_classifier_line(attribution))
     lines += [f"note: {note}" for note in results.notes]
     if results.promotion is not None:
         verb = "promoted" if results.promotion.promote else "not promoted"
@@ -74,13 +97,23 @@ def format_table(results: EvaluationResults) -> str:
     return "\n".join(lines)
 
 
+def _classifier_line(attribution: dict) -> str:
+    return (
+        f"attribution classifier: held-out accuracy {attribution['classifier_accuracy']:.3f} "
+        f"(author recall {attribution['author_recall']:.3f}, other authors rejected "
+        f"{attribution.get('other_specificity', float('nan')):.3f}, shuffled author text rejected "
+        f"{attribution.get('shuffled_rejected', float('nan')):.3f}; texts cut to {attribution.get('words', '?')} words)"
+    )
+
+
 def summary_line(results: EvaluationResults) -> str:
     """One line: versions, samples, the primary metric's best and the promotion."""
     scores = {n: s for n, s in results.scores_of(results.primary_metric).items() if s is not None}
     shown = ", ".join(f"{n} {_format(s)}" for n, s in scores.items()) or "no scores"
+    versions = len({v.name for v in results.versions})
     line = (
-        f"{len(results.versions)} versions on {len(results.samples)} test samples; "
-        f"{results.primary_metric}{_arrow(results.primary_metric)}: {shown}"
+        f"{versions} versions x {len(results.arms)} arms on {len(results.samples)} test samples; "
+        f"{results.primary_metric}{_arrow(results.primary_metric)} ({results.primary_arm}): {shown}"
     )
     if results.promotion is not None:
         line += f"; {'promoted ' + str(results.promotion.winner) if results.promotion.promote else 'production unchanged'}"
@@ -97,19 +130,20 @@ th{background:#f3f3f3}.best{font-weight:bold;background:#e8f5e9}.num{text-align:
 
 
 def _bars(results: EvaluationResults, metric: str) -> str:
-    scores = results.scores_of(metric)
-    values = [s for s in scores.values() if s is not None]
+    values = [v.scores.get(metric) for v in results.versions]
+    values = [s for s in values if s is not None]
     if not values:
         return ""
     top = max(abs(v) for v in values) or 1.0
     spec = VERSION_METRICS[metric]
     rows = []
-    for name, score in scores.items():
+    for v in results.versions:
+        score = v.scores.get(metric)
         width = 0 if score is None else max(1, int(300 * abs(score) / top))
         rows.append(
-            f'<div class="bar"><span>{html.escape(name)}</span>'
+            f'<div class="bar"><span>{html.escape(v.key)}</span>'
             f'<svg width="300" height="14" role="img"><rect width="{width}" height="14" fill="#4a7bd0"/></svg>'
-            f"{_format(score)}</div>"
+            f"{_with_interval(score, v.intervals.get(metric))}</div>"
         )
     title = f"{spec.label} ({spec.better} is better): {spec.meaning}"
     return f"<h3>{html.escape(title)}</h3>" + "".join(rows)
@@ -121,35 +155,37 @@ def render_html(results: EvaluationResults) -> str:
     metrics = results.metrics
     head = "".join(f"<th>{e(VERSION_METRICS[m].label)}{_arrow(m)}</th>" for m in metrics)
     rows = []
+    best = {m: _best_per_arm(results, m) for m in metrics}
     for v in results.versions:
         cells = []
         for m in metrics:
-            scores = {n: s for n, s in results.scores_of(m).items() if s is not None}
-            sign = 1 if VERSION_METRICS[m].better == "lower" else -1
-            best = min(scores, key=lambda n: sign * scores[n]) if scores else None
-            css = "num best" if best == v.name and len(scores) > 1 else "num"
-            cells.append(f'<td class="{css}">{_format(v.scores.get(m))}</td>')
+            css = "num best" if v.key in best[m] else "num"
+            cells.append(f'<td class="{css}">{e(_with_interval(v.scores.get(m), v.intervals.get(m)))}</td>')
         label = e(v.name) + (" <em>(production)</em>" if v.name == results.production else "")
-        rows.append(f"<tr><td>{label}</td><td>{e(v.stage)}</td>{''.join(cells)}</tr>")
+        rows.append(f"<tr><td>{label}</td><td>{e(v.stage)}</td><td>{e(v.arm)}</td>{''.join(cells)}</tr>")
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>LLM Twin evaluation {e(results.created_at)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>Evaluation of {e(results.author)}'s twin</h1>",
         f"<p>{e(results.created_at)} · {len(results.samples)} test samples from <code>{e(results.dataset)}</code>"
-        f" · primary metric <b>{e(results.primary_metric)}</b></p>",
-        f"<table><tr><th>version</th><th>stage</th>{head}</tr>{''.join(rows)}</table>",
+        f" · primary metric <b>{e(results.primary_metric)}</b> ({e(results.primary_arm)} arm)"
+        " · every score with its bootstrap 95% interval</p>",
+        f"<table><tr><th>version</th><th>stage</th><th>arm</th>{head}</tr>{''.join(rows)}</table>",
     ]
     if results.run_scores:
         parts.append(
             "<p>Feature store: "
-            + ", ".join(f"{e(RUN_METRICS[m].label)} {_format(s)}" for m, s in results.run_scores.items())
+            + ", ".join(
+                f"{e(RUN_METRICS[m].label)} "
+                f"{_with_interval(s, results.details.get('retrieval', {}).get('intervals', {}).get(m))}"
+                for m, s in results.run_scores.items()
+            )
             + "</p>"
         )
     attribution = results.details.get("attribution")
     if attribution:
         parts.append(
-            f"<p>Attribution classifier: held-out accuracy {attribution['classifier_accuracy']:.3f}, "
-            f"author recall {attribution['author_recall']:.3f} (a rate means little when accuracy is near 0.5).</p>"
+            f"<p>{e(_classifier_line(attribution))} (a rate means little when accuracy is near 0.5).</p>"
         )
     if results.promotion is not None:
         verb = "promoted" if results.promotion.promote else "not promoted"
@@ -158,7 +194,7 @@ def render_html(results: EvaluationResults) -> str:
     parts.append("<h2>Scores</h2>")
     parts += [_bars(results, m) for m in metrics]
     parts.append("<h2>Answers</h2>")
-    names = [v.name for v in results.versions]
+    names = [v.key for v in results.versions]
     heading = "".join(f"<th>{e(n)}</th>" for n in names)
     for i, sample in enumerate(results.samples):
         answers = "".join(f"<td>{e(results.answers[n][i])}</td>" for n in names)

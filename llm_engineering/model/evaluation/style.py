@@ -258,42 +258,64 @@ def _distribution(counts: np.ndarray) -> np.ndarray:
     return counts / total if total else counts
 
 
+_SIZES = (len(FUNCTION_WORDS) + 1, len(SENTENCE_BINS), MAX_WORD_LENGTH + 1, len(PUNCTUATION), 1, 1)
+"""Layout of :func:`style_counts`: function words, sentence bins, word lengths, marks, MATTR x words, words."""
+
+
+def style_counts(text: str) -> np.ndarray:
+    """The raw, additive counts of one text's profile (see :data:`_SIZES`); profiles pool them by summing."""
+    out = np.zeros(sum(_SIZES))
+    tokens = words(text)
+    if not tokens:
+        return out
+    bounds = np.cumsum((0, *_SIZES))
+    function_counts, sentence_counts, length_counts, mark_counts = (
+        out[bounds[i] : bounds[i + 1]] for i in range(4)
+    )
+    for token in tokens:
+        function_counts[_FUNCTION_INDEX.get(token, len(FUNCTION_WORDS))] += 1
+        length_counts[min(len(token), MAX_WORD_LENGTH + 1) - 1] += 1
+    for sentence in sentences(text):
+        n = len(words(sentence))
+        if n:
+            sentence_counts[int(np.searchsorted(SENTENCE_BINS, n, side="right")) - 1] += 1
+    for i, mark in enumerate(PUNCTUATION):
+        mark_counts[i] += text.count(mark)
+    out[-2] = mattr(tokens) * len(tokens)
+    out[-1] = len(tokens)
+    return out
+
+
+def profile_from_counts(counts: np.ndarray) -> StyleProfile:
+    """The profile of summed :func:`style_counts`.
+
+    Raises:
+        ValueError: the counts hold no words.
+    """
+    total_words = int(counts[-1])
+    if not total_words:
+        raise ValueError("no words to profile")
+    bounds = np.cumsum((0, *_SIZES))
+    function_counts, sentence_counts, length_counts, mark_counts = (
+        counts[bounds[i] : bounds[i + 1]] for i in range(4)
+    )
+    return StyleProfile(
+        function_words=_distribution(function_counts),
+        sentence_lengths=_distribution(sentence_counts),
+        word_lengths=_distribution(length_counts),
+        punctuation=mark_counts * 100.0 / total_words,
+        richness=float(counts[-2]) / total_words,
+        words=total_words,
+    )
+
+
 def style_profile(texts: Sequence[str]) -> StyleProfile:
     """The pooled profile of ``texts``.
 
     Raises:
         ValueError: the texts hold no words.
     """
-    function_counts = np.zeros(len(FUNCTION_WORDS) + 1)
-    sentence_counts = np.zeros(len(SENTENCE_BINS))
-    length_counts = np.zeros(MAX_WORD_LENGTH + 1)
-    mark_counts = np.zeros(len(PUNCTUATION))
-    richness_sum, total_words = 0.0, 0
-    for text in texts:
-        tokens = words(text)
-        if not tokens:
-            continue
-        total_words += len(tokens)
-        richness_sum += mattr(tokens) * len(tokens)
-        for token in tokens:
-            function_counts[_FUNCTION_INDEX.get(token, len(FUNCTION_WORDS))] += 1
-            length_counts[min(len(token), MAX_WORD_LENGTH + 1) - 1] += 1
-        for sentence in sentences(text):
-            n = len(words(sentence))
-            if n:
-                sentence_counts[int(np.searchsorted(SENTENCE_BINS, n, side="right")) - 1] += 1
-        for i, mark in enumerate(PUNCTUATION):
-            mark_counts[i] += text.count(mark)
-    if not total_words:
-        raise ValueError("no words to profile")
-    return StyleProfile(
-        function_words=_distribution(function_counts),
-        sentence_lengths=_distribution(sentence_counts),
-        word_lengths=_distribution(length_counts),
-        punctuation=mark_counts * 100.0 / total_words,
-        richness=richness_sum / total_words,
-        words=total_words,
-    )
+    return profile_from_counts(sum((style_counts(t) for t in texts), np.zeros(sum(_SIZES))))
 
 
 def _js_distance(p: np.ndarray, q: np.ndarray) -> float:
