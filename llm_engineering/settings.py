@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     # Serving (``poe serve``): which backend generates, and who may call the API.
     twin_backend: str = "local"  # local (a twin folder / the production version), openai, echo
     twin_model: str | None = None  # a model folder or version name; empty: the production version
+    twin_runtime: str | None = None  # onnx | transformers; empty: onnx on the CPU, transformers on GPUs
     serving_api_key: SecretStr | None = None  # bearer key of the HTTP API; empty: no key asked
     poe_access_key: SecretStr | None = None  # the Poe bot's access key
     serving_host: str = "127.0.0.1"  # where `poe demo` and `local-infrastructure-up --api` start the API

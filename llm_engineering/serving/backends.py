@@ -9,8 +9,10 @@ thread and hands pieces over with ``call_soon_threadsafe``; loading runs in a th
 - :class:`OpenAIBackend` forwards to any OpenAI-compatible server (vLLM, TGI, Ollama,
   llama.cpp's server) with the ``openai`` SDK, streamed.
 - :class:`LocalTwinBackend` serves the registry's production version (or a folder, or a
-  named version) with the batching scheduler, and swaps in a newly promoted version without
-  a restart: every request compares the registry's production stamp with the one it loaded.
+  named version) with :func:`~llm_engineering.model.generation.load_generator` (ONNX Runtime
+  GenAI on the CPU unless ``TWIN_RUNTIME=transformers``), and swaps in a newly promoted version
+  without a restart: every request compares the registry's production stamp with the one it
+  loaded; the old model finishes its answers in flight, then its thread stops and frees it.
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from llm_engineering.model.decoding import Decoding
+from llm_engineering.model.generation import TextGenerator
 from llm_engineering.model.registry import ModelRegistry, UnknownModelVersion
-from llm_engineering.serving.batching import BatchScheduler, Finished
+from llm_engineering.model.runtimes.rows import Finished
+from llm_engineering.model.runtimes.scheduler import SchedulerClosed
 from llm_engineering.serving.errors import APIError
 
 logger = logging.getLogger(__name__)
 
 MODEL_LOADING = threading.Lock()
-"""Held while a model loads: transformers' loading uses process-wide state, so two loads must not overlap."""
+"""Held while a model loads (or exports): transformers' loading uses process-wide state, so two
+loads must not overlap."""
 
 TWIN_MODEL_ID = "llm-twin"
 """The model id that always means "the twin this server serves" (production version or folder)."""
@@ -219,23 +224,24 @@ class OpenAIBackend:
         )
 
 
-def _prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
-    """The token ids of ``messages`` rendered with the shared chat template."""
-    from llm_engineering.model.chat import render_prompt
-
-    return tokenizer(render_prompt(tokenizer, messages), add_special_tokens=False)["input_ids"]
-
-
 @dataclass
 class _Loaded:
     name: str
     folder: Path
     author: str | None
     stamp: float | None
-    model: Any
-    tokenizer: Any
-    scheduler: BatchScheduler
-    max_positions: int
+    generator: TextGenerator
+
+    @property
+    def max_positions(self) -> int:
+        return self.generator.max_positions
+
+    @property
+    def scheduler(self) -> Any:
+        return self.generator.scheduler
+
+    def close(self) -> None:
+        self.generator.close(wait=False)  # finishes the answers in flight, then frees the model
 
 
 class LocalTwinBackend:
@@ -248,7 +254,9 @@ class LocalTwinBackend:
             ``fallback_folder``.
         fallback_folder: called for a folder when the registry holds nothing (the packaged base model).
         max_batch: requests decoded together.
-        dtype: torch dtype name for loading (None: as saved).
+        dtype: precision: ``int4``/``fp32`` for onnx, a torch dtype name for transformers (None: the
+            runtime's default, int4 / float32).
+        runtime: ``onnx`` or ``transformers`` (None: ``TWIN_RUNTIME``, else onnx on the CPU).
     """
 
     kind = "local"
@@ -261,7 +269,11 @@ class LocalTwinBackend:
         fallback_folder: Any = None,
         max_batch: int = 16,
         dtype: str | None = None,
+        runtime: str | None = None,
     ) -> None:
+        from llm_engineering.model.generation import resolve_runtime
+
+        self.runtime = resolve_runtime(runtime)
         self.registry = registry
         self.twin_model = twin_model
         self.fallback_folder = fallback_folder
@@ -323,17 +335,17 @@ class LocalTwinBackend:
     # -- loading ---------------------------------------------------------------------
 
     def _load(self, model: str) -> _Loaded:
-        from llm_engineering.model.generation import _eos_ids, load_causal_lm
+        from llm_engineering.model.generation import load_generator
 
         name, folder, author, stamp = self._target(model)
         if not (folder / "config.json").is_file():
             raise APIError(503, f"model {name} has no weights at {folder}")
         with MODEL_LOADING:
-            net, tokenizer = load_causal_lm(folder, dtype=self.dtype)
-        scheduler = BatchScheduler(net, tokenizer, eos_ids=_eos_ids(net, tokenizer), max_batch=self.max_batch)
-        max_positions = int(getattr(net.config, "max_position_embeddings", 2048) or 2048)
-        logger.info("loaded %s from %s", name, folder)
-        return _Loaded(name, folder, author, stamp, net, tokenizer, scheduler, max_positions)
+            generator = load_generator(
+                folder, runtime=self.runtime, dtype=self.dtype, max_batch=self.max_batch
+            )
+        logger.info("loaded %s from %s (%s)", name, folder, self.runtime)
+        return _Loaded(name, folder, author, stamp, generator)
 
     async def _get(self, model: str) -> _Loaded:
         loaded = self._loaded.get(model)
@@ -361,7 +373,7 @@ class LocalTwinBackend:
             self._loaded[model] = fresh
             if old is not None:
                 self.reloads += 1
-                old.scheduler.close(wait=False)  # finishes the answers in flight, then stops
+                old.close()
             self._evict(keep=model)
             return fresh
         return await asyncio.shield(pending) if loaded is None else loaded
@@ -369,7 +381,7 @@ class LocalTwinBackend:
     def _evict(self, *, keep: str) -> None:
         extra = [m for m in self._loaded if m not in (keep, TWIN_MODEL_ID)]
         for model in extra[:-1]:  # at most one named version besides the twin
-            self._loaded.pop(model).scheduler.close(wait=False)
+            self._loaded.pop(model).close()
 
     async def start(self) -> None:
         try:
@@ -380,21 +392,21 @@ class LocalTwinBackend:
 
     async def close(self) -> None:
         for loaded in self._loaded.values():
-            loaded.scheduler.close(wait=False)
+            loaded.close()
         self._loaded.clear()
 
     # -- generation ------------------------------------------------------------------
 
     async def room(self, model: str, messages: list[dict[str, str]], max_tokens: int) -> int | None:
         loaded = await self._get(model)
-        prompt_ids = await asyncio.to_thread(_prompt_ids, loaded.tokenizer, messages)
+        prompt_ids = await asyncio.to_thread(loaded.generator.prompt_ids, messages)
         return loaded.max_positions - len(prompt_ids) - max_tokens
 
     async def stream(
         self, model: str, messages: list[dict[str, str]], params: Decoding
     ) -> AsyncIterator[str | Finished]:
         loaded = await self._get(model)
-        prompt_ids = await asyncio.to_thread(_prompt_ids, loaded.tokenizer, messages)
+        prompt_ids = await asyncio.to_thread(loaded.generator.prompt_ids, messages)
         if len(prompt_ids) + params.max_new_tokens > loaded.max_positions:
             raise APIError(
                 400,
@@ -405,15 +417,15 @@ class LocalTwinBackend:
             )
         loop = asyncio.get_running_loop()
         events: asyncio.Queue = asyncio.Queue()
-        ticket = loaded.scheduler.submit(
-            prompt_ids,
-            max_new_tokens=params.max_new_tokens,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            stop=params.stop,
-            seed=params.seed,
-            emit=lambda event: loop.call_soon_threadsafe(events.put_nowait, event),
-        )
+        try:
+            ticket = loaded.generator.submit(
+                prompt_ids, params, lambda event: loop.call_soon_threadsafe(events.put_nowait, event)
+            )
+        except SchedulerClosed:  # swapped out between lookup and submit: take the new model
+            loaded = await self._get(model)
+            ticket = loaded.generator.submit(
+                prompt_ids, params, lambda event: loop.call_soon_threadsafe(events.put_nowait, event)
+            )
         try:
             while True:
                 event = await events.get()

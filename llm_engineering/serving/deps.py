@@ -286,5 +286,6 @@ def build_backend(settings: Settings) -> Backend:
             registry=ModelRegistry(settings.models_dir),
             twin_model=settings.twin_model,
             fallback_folder=base_folder,
+            runtime=settings.twin_runtime,
         )
     raise ValueError(f"TWIN_BACKEND must be local, openai or echo, not {settings.twin_backend!r}")

@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from llm_engineering.model.chat import build_messages, render_prompt
+from llm_engineering.model.decoding import Decoding
 from llm_engineering.model.registry import ModelRegistry, ModelVersion
 from llm_engineering.model.tiny import build_tiny_causal_lm
 from llm_engineering.serving.app import create_app
@@ -49,10 +50,10 @@ def _reference_tokens(model, tokenizer, conversation, *, max_new_tokens: int, eo
 
 
 def test_the_scheduler_decodes_batches_joined_mid_answer_exactly_like_generate(tiny_twins):
-    from llm_engineering.model.generation import _eos_ids, load_causal_lm
+    from llm_engineering.model.runtimes.torch_runtime import eos_ids, load_causal_lm
 
     model, tokenizer = load_causal_lm(tiny_twins[0])
-    eos = _eos_ids(model, tokenizer)
+    eos = eos_ids(model, tokenizer)
     conversations = [build_messages(q, author=AUTHOR) for q in QUESTIONS]
     expected = [_reference_tokens(model, tokenizer, c, max_new_tokens=16, eos=eos) for c in conversations]
     scheduler = BatchScheduler(model, tokenizer, eos_ids=eos, max_batch=8)
@@ -70,7 +71,7 @@ def test_the_scheduler_decodes_batches_joined_mid_answer_exactly_like_generate(t
     try:
         for i, conversation in enumerate(conversations):
             ids = tokenizer(render_prompt(tokenizer, conversation), add_special_tokens=False)["input_ids"]
-            scheduler.submit(ids, max_new_tokens=16, emit=collector(i))
+            scheduler.submit(ids, decoding=Decoding(max_new_tokens=16), emit=collector(i))
             time.sleep(0.01)  # later requests join a batch that is already decoding
         assert all(event.wait(60) for event in done)
     finally:
@@ -81,10 +82,10 @@ def test_the_scheduler_decodes_batches_joined_mid_answer_exactly_like_generate(t
 
 
 def test_sampling_is_seeded_per_request(tiny_twins):
-    from llm_engineering.model.generation import _eos_ids, load_causal_lm
+    from llm_engineering.model.runtimes.torch_runtime import eos_ids, load_causal_lm
 
     model, tokenizer = load_causal_lm(tiny_twins[0])
-    scheduler = BatchScheduler(model, tokenizer, eos_ids=_eos_ids(model, tokenizer))
+    scheduler = BatchScheduler(model, tokenizer, eos_ids=eos_ids(model, tokenizer))
     ids = tokenizer(render_prompt(tokenizer, build_messages("hi", author=None)), add_special_tokens=False)[
         "input_ids"
     ]
@@ -94,9 +95,7 @@ def test_sampling_is_seeded_per_request(tiny_twins):
         event = threading.Event()
         scheduler.submit(
             ids,
-            max_new_tokens=12,
-            temperature=1.5,
-            seed=seed,
+            decoding=Decoding(max_new_tokens=12, temperature=1.5, seed=seed),
             emit=lambda e: (box.append(e), event.set()) if isinstance(e, Finished) else None,
         )
         event.wait(30)
@@ -111,7 +110,7 @@ def test_sampling_is_seeded_per_request(tiny_twins):
 
 @pytest.fixture
 def twin_server(demo_state: DemoState, tiny_twins, tmp_path) -> Iterator[tuple[LiveServer, ModelRegistry]]:  # noqa: F811
-    settings = demo_state.settings(state_dir=tmp_path / "state", twin_backend="local")
+    settings = demo_state.settings(state_dir=tmp_path / "state", twin_backend="local", twin_runtime="onnx")
     registry = ModelRegistry(settings.models_dir)
     for name, folder in zip(("run1-sft", "run2-dpo"), tiny_twins, strict=True):
         stage = "sft" if name.endswith("sft") else "dpo"
@@ -148,7 +147,7 @@ def test_the_openai_sdk_talks_to_the_local_twin(twin_server):
         model="run2-dpo", messages=[{"role": "user", "content": "hello"}], max_tokens=8
     )
     assert other.choices[0].message.content != text
-    with pytest.raises(openai.NotFoundError, match="no model version"):
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
         client.chat.completions.create(model="run9-sft", messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(openai.BadRequestError, match="context"):
         client.chat.completions.create(
@@ -190,9 +189,12 @@ def test_a_promoted_version_is_served_without_a_restart(twin_server):
         return reply.choices[0].message.content
 
     before = answer()
+    backend = live.app.state.services.backend
+    old = backend._loaded["llm-twin"].scheduler
     time.sleep(0.01)
     registry.promote("run2-dpo", reason="better scores")
     after = answer()
     assert after != before
-    backend = live.app.state.services.backend
     assert backend.reloads == 1 and "run2-dpo" in backend.status()[1]
+    old._thread.join(30)
+    assert not old.alive and old.model is None  # the old model's thread stopped and let go of it

@@ -1,43 +1,39 @@
 """Self-play: the SFT twin writes the preference dataset's ``rejected`` answers before DPO.
 
-The dataset pipeline's ``model`` strategy (:func:`generate_rejected_answers` with a local
-transformers client) answers each instruction with the SFT twin; the author's text stays
-``chosen``. DPO then moves the twin away from its own current answers towards the author's.
-The twin is asked exactly as it was trained and will be served: its system prompt, the
-shared chat template. The regenerated dataset is saved in the run folder, so the dataset
-root's ``LATEST`` keeps pointing at the pipeline's own version.
+Each training row's prompt is asked to the SFT twin exactly as it was trained and will be
+served (its system prompt, the row's passages when it has them, the shared chat template), and
+the twin's own *sampled* answer becomes ``rejected``; the author's text stays ``chosen``. DPO then
+moves the twin away from what it writes today towards what its author wrote. Generation goes
+through :func:`~llm_engineering.model.generation.load_generator` (ONNX Runtime on the CPU by
+default) with the shared :class:`~llm_engineering.model.decoding.Decoding`. The regenerated
+dataset is saved in the run folder, so the dataset root's ``LATEST`` keeps pointing at the
+pipeline's own version.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
+import time
+from collections import Counter
 from pathlib import Path
-from typing import Any
 
-from llm_engineering.application.datasets.llm_generation import generate_rejected_answers
-from llm_engineering.application.datasets.ports import ChatMessage
 from llm_engineering.application.datasets.storage import dataset_card, save_dataset
-from llm_engineering.domain.dataset import DatasetType, InstructionSample, sample_row
-from llm_engineering.domain.types import DataCategory
-from llm_engineering.infrastructure.llm.local import LocalTransformersClient
-from llm_engineering.model.chat import build_messages, render_prompt
+from llm_engineering.domain.dataset import DatasetType
+from llm_engineering.model.chat import build_messages
+from llm_engineering.model.decoding import Decoding
 from llm_engineering.model.training.data import TrainingDataError, load_dataset_version
 
+SELF_PLAY_TEMPERATURE = 0.8
+"""The temperature used when the shared decoding is greedy: ``rejected`` is a sample of the twin,
+not its single most likely answer."""
 
-class TwinClient(LocalTransformersClient):
-    """The local client, asking the twin with its own system prompt (not the base model's default)."""
 
-    def __init__(self, model_path: str | Path, *, author: str | None, **kwargs: Any) -> None:
-        super().__init__(model_path, **kwargs)
-        self.author = author
-
-    def prompt_text(self, messages: Sequence[ChatMessage]) -> str:
-        tokenizer, _ = self._load()
-        if messages and messages[0]["role"] != "system":
-            *history, last = messages
-            messages = build_messages(last["content"], author=self.author, history=history)
-        return render_prompt(tokenizer, messages)
+def self_play_decoding(decoding: Decoding | None, *, max_tokens: int, seed: int) -> Decoding:
+    """The shared decoding with self-play's token budget and seed, sampled (never greedy)."""
+    base = decoding or Decoding()
+    update: dict = {"max_new_tokens": max_tokens, "seed": seed}
+    if base.greedy:
+        update["temperature"] = SELF_PLAY_TEMPERATURE
+    return base.model_copy(update=update)
 
 
 def regenerate_rejected(
@@ -50,6 +46,9 @@ def regenerate_rejected(
     limit: int | None = None,
     device: str = "cpu",
     seed: int = 0,
+    decoding: Decoding | None = None,
+    runtime: str | None = None,
+    batch_size: int = 8,
 ) -> Path:
     """A new preference dataset version whose training rows' ``rejected`` the twin wrote.
 
@@ -60,49 +59,49 @@ def regenerate_rejected(
         output_root: where the new version is saved (``<output_root>/preference/<version>``).
         max_tokens: most tokens per answer.
         limit: regenerate only the first N training rows (the rows DPO will use).
-        device: torch device.
+        device: where the transformers runtime runs (onnx runs on the CPU).
         seed: sampling seed.
+        decoding: the shared decoding (None: ``Decoding()``); sampled at
+            :data:`SELF_PLAY_TEMPERATURE` when it is greedy.
+        runtime: ``onnx`` or ``transformers`` (None: ``TWIN_RUNTIME``, else by device).
+        batch_size: answers decoded together.
 
     Raises:
         TrainingDataError: the twin answered no instruction.
     """
+    from datasets import Dataset, DatasetDict
+
+    from llm_engineering.model.generation import load_generator
+
     dataset = load_dataset_version(preference_folder, dataset_type=DatasetType.PREFERENCE)
     train = dataset["train"]
     if limit is not None:
         train = train.select(range(min(limit, len(train))))
-    samples = [
-        InstructionSample(
-            instruction=row["prompt"],
-            answer=row["chosen"],
-            # Categories are not columns of a saved dataset: the rows no longer know theirs.
-            category=DataCategory.ARTICLES,
-            extract_id=hashlib.sha256(row["prompt"].encode()).hexdigest()[:32],
-            document_id=hashlib.sha256(row["chosen"].encode()).hexdigest()[:32],
-            source=f"dataset:{preference_folder.name}",
-        )
-        for row in train
+    rows = [dict(row) for row in train]
+    conversations = [
+        build_messages(row["prompt"], author=author, context=row.get("context") or ()) for row in rows
     ]
-    client = TwinClient(model_folder, author=author, device=device, seed=seed, default_max_tokens=max_tokens)
-    try:
-        result = generate_rejected_answers(
-            samples, client=client, generic=False, max_tokens=max_tokens, temperature=0.0
-        )
-    finally:
-        client.close()
-    if not result.samples:
+    sampling = self_play_decoding(decoding, max_tokens=max_tokens, seed=seed)
+    started = time.perf_counter()
+    with load_generator(model_folder, runtime=runtime, device=device) as generator:
+        answers = generator.generate(conversations, sampling, batch_size=batch_size)
+    seconds = time.perf_counter() - started
+    failures: Counter[str] = Counter()
+    kept = []
+    for row, answer in zip(rows, answers, strict=True):
+        if not answer.text:
+            failures["empty answer"] += 1
+        elif answer.text == row["chosen"].strip():
+            failures["same as chosen"] += 1
+        else:
+            kept.append({**row, "rejected": answer.text})
+    if not kept:
         raise TrainingDataError(
-            f"self-play: the SFT twin answered none of {len(samples)} instructions "
-            f"({dict(result.failures.counts)}; first: {result.failures.examples[:1]}); check {model_folder} "
-            "or turn self_play off"
+            f"self-play: the SFT twin answered none of {len(rows)} instructions ({dict(failures)}); "
+            f"check {model_folder} or turn self_play off"
         )
-    from datasets import Dataset, DatasetDict
-
-    rows = [sample_row(s) for s in result.samples]
     regenerated = DatasetDict(
-        {
-            "train": Dataset.from_list(rows, features=dataset["train"].features),
-            "test": dataset["test"],
-        }
+        {"train": Dataset.from_list(kept, features=dataset["train"].features), "test": dataset["test"]}
     )
     card = dataset_card(
         regenerated,
@@ -110,9 +109,10 @@ def regenerate_rejected(
         title=f"Preference dataset of {author or 'the author'} (self-play)",
         details={
             "from": str(preference_folder),
-            "rejected": f"written by the SFT twin {model_folder}",
-            "failures": dict(result.failures.counts),
-            "seconds": round(result.seconds, 1),
+            "rejected": f"sampled from the SFT twin {model_folder} ({generator.runtime})",
+            "decoding": sampling.model_dump(mode="json"),
+            "failures": dict(failures),
+            "seconds": round(seconds, 1),
         },
     )
     return save_dataset(
@@ -124,8 +124,10 @@ def regenerate_rejected(
             "strategy": "self_play",
             "from": str(preference_folder),
             "model": str(model_folder),
-            "samples": {"train": len(rows), "test": len(dataset["test"])},
-            "failures": dict(result.failures.counts),
-            "seconds": round(result.seconds, 3),
+            "runtime": generator.runtime,
+            "decoding": sampling.model_dump(mode="json"),
+            "samples": {"train": len(kept), "test": len(dataset["test"])},
+            "failures": dict(failures),
+            "seconds": round(seconds, 3),
         },
     )

@@ -1,0 +1,201 @@
+"""The ONNX Runtime GenAI runtime: the twin exported once (int4 by default), decoded on the CPU.
+
+:func:`export_onnx` runs the library's model builder on a merged Hugging Face folder and
+saves the result beside it (``<folder>-onnx-int4``; ``fp32`` on request). Registering a
+trained version exports it; :func:`llm_engineering.model.generation.load_generator` exports
+lazily what is missing (the base model too). An export is built in a temporary folder and
+renamed into place under a file lock, so two processes never see half of one.
+
+Decoding keeps the transformers path's rules: the prompt is the same token ids (the HF
+tokenizer and the shared chat template render it), and every token is picked by
+:meth:`DecodeRow.choose` from the ONNX logits, then fed back with ``append_tokens``. The
+library's own search (and its native repetition options) is not used, so both runtimes apply
+the same penalties, top-p draw and seeded random stream.
+
+Each request has its own ``og.Generator`` (batch 1), stepped in turn by the scheduler's worker,
+and a request that arrives mid-answer joins at the next step. Batched generators are not used:
+onnxruntime-genai 0.18 on the CPU builds an all-ones attention mask for a padded batch, and a
+left-padded row's logits were measured up to 3.7 away from the same prompt alone (SmolLM2 int4),
+which would make an answer depend on its neighbours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from llm_engineering.model.runtimes.rows import DecodeRow
+from llm_engineering.model.runtimes.scheduler import Scheduler
+
+logger = logging.getLogger(__name__)
+
+PRECISIONS = ("int4", "fp32")
+"""What the exporter writes: int4 weights (the default; ~86 MB for SmolLM2-135M) or float32."""
+MARKER = "llm_twin_export.json"
+
+
+class ExportError(RuntimeError):
+    """The model builder could not export a folder."""
+
+
+def onnx_precision(dtype: Any) -> str:
+    """The export precision a ``load_generator`` dtype means: fp32 for float32, else int4."""
+    name = str(dtype or "int4").lower().removeprefix("torch.")
+    if name in ("fp32", "float32", "float"):
+        return "fp32"
+    if name == "int4":
+        return "int4"
+    if name in ("bfloat16", "bf16", "float16", "fp16", "auto"):
+        return "int4"  # a torch dtype of the transformers path: the CPU runtime's default precision
+    raise ValueError(f"an ONNX export is int4 or fp32, not {dtype!r}")
+
+
+def onnx_folder(folder: str | Path, precision: str = "int4") -> Path:
+    """Where the export of the merged ``folder`` lives: beside it, ``<name>-onnx-<precision>``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    folder = Path(folder)
+    return folder.parent / f"{folder.name}-onnx-{precision}"
+
+
+def is_exported(folder: str | Path, precision: str = "int4") -> bool:
+    """Whether ``folder`` has a complete export of that precision."""
+    out = onnx_folder(folder, precision)
+    return (out / MARKER).is_file() and (out / "genai_config.json").is_file()
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def export_onnx(folder: str | Path, *, precision: str = "int4", force: bool = False) -> Path:
+    """Export the merged Hugging Face ``folder`` for ONNX Runtime GenAI on the CPU, once; returns the export.
+
+    Raises:
+        FileNotFoundError: ``folder`` has no ``config.json``.
+        ExportError: the builder failed (its last output lines are in the message).
+    """
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"no Hugging Face model at {folder} (config.json missing)")
+    out = onnx_folder(folder, precision)
+    with _locked(out.parent / f".{out.name}.lock"):
+        if is_exported(folder, precision) and not force:
+            return out
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix=f".{out.name}-", dir=out.parent) as work:
+            target = Path(work) / "model"
+            command = [
+                sys.executable, "-m", "onnxruntime_genai.models.builder",
+                "-m", str(folder), "-i", str(folder), "-o", str(target),
+                "-p", precision, "-e", "cpu", "-c", str(Path(work) / "cache"),
+            ]  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0 or not (target / "genai_config.json").is_file():
+                tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
+                raise ExportError(f"exporting {folder} to ONNX ({precision}) failed:\n{tail}")
+            (target / MARKER).write_text(
+                json.dumps(
+                    {"source": str(folder), "precision": precision, "seconds": time.perf_counter() - started}
+                )
+            )
+            if out.exists():
+                shutil.rmtree(out)
+            target.rename(out)
+    logger.info("exported %s to %s (%s) in %.1f s", folder, out, precision, time.perf_counter() - started)
+    return out
+
+
+def context_length(export: str | Path) -> int:
+    """The model's context (tokens) as its export's ``genai_config.json`` says."""
+    config = json.loads((Path(export) / "genai_config.json").read_text())
+    return int(config["model"].get("context_length") or 2048)
+
+
+class OnnxScheduler(Scheduler):
+    """The ONNX Runtime GenAI decoder (see the module doc).
+
+    Args:
+        export: the exported folder.
+        tokenizer: the Hugging Face tokenizer of the merged folder (prompts and text).
+        eos_ids: token ids that end a turn.
+        max_batch: most requests decoded together.
+    """
+
+    def __init__(
+        self, export: str | Path, tokenizer: Any, *, eos_ids: Sequence[int], max_batch: int = 16
+    ) -> None:
+        import onnxruntime_genai as og
+
+        super().__init__(tokenizer, eos_ids=eos_ids, max_batch=max_batch, name="onnx-decoder")
+        self.export = Path(export)
+        self.context = context_length(self.export)
+        self._og = og
+        self.model: Any = og.Model(str(self.export))
+        self.start()
+
+    def _reset(self) -> None:
+        for row in self._rows:
+            row.state = None
+        self._rows = []
+
+    def _release(self) -> None:
+        self._reset()
+        self.model = None
+
+    def _feed(self, row: DecodeRow, tokens: list[int]) -> None:
+        row.state.append_tokens(np.asarray([tokens], dtype=np.int32))
+
+    def _next(self, row: DecodeRow) -> bool:
+        """Choose and record the row's next token from its logits, and run the model on it; True when finished."""
+        token = row.choose(row.state.get_logits())
+        if row.advance(token):
+            row.state = None
+            return True
+        self._feed(row, [token])
+        return False
+
+    def _admit(self, rows: list[DecodeRow]) -> None:
+        og = self._og
+        for row in rows:
+            length = min(self.context, len(row.prompt_ids) + row.decoding.max_new_tokens + 1)
+            params = og.GeneratorParams(self.model)
+            params.set_search_options(max_length=length, do_sample=False, batch_size=1)
+            row.state = og.Generator(self.model, params)
+            try:
+                self._feed(row, row.prompt_ids)
+                if not self._next(row):
+                    self._rows.append(row)
+            except Exception as error:  # noqa: BLE001 - one bad prompt fails only its own request
+                logger.exception("prefill failed")
+                row.state = None
+                row.fail(error)
+
+    def _step(self) -> None:
+        keep = []
+        for row in self._rows:
+            if row.done or row.cancelled.is_set():
+                row.state = None
+                continue
+            if not self._next(row):
+                keep.append(row)
+        self._rows = keep
