@@ -22,6 +22,7 @@ def _config(base: Path, **overrides) -> TrainingConfig:
     stage = {"max_steps": 3, "learning_rate": 1e-2, "max_length": 128, "save_steps": 2, "lora": {"r": 4}}
     data = {
         "base_model": str(base),
+        "voice": {**stage, "enabled": False},
         "sft": {**stage},
         "dpo": {**stage},
         "output": {"merged_dtype": "float32"},
@@ -73,6 +74,32 @@ def test_tiny_model_trains_sft_then_dpo_merges_and_registers(tiny_model_dir: Pat
     assert registry.get("base").folder == tiny_model_dir
     assert set(registry.get(f"{plan.run}-dpo").datasets) == {"instruction", "preference"}
     assert registry.get(f"{plan.run}-sft").metrics["sft_steps"] == 3
+
+
+@pytest.mark.parametrize("full_parameters", [False, True])
+def test_the_voice_stage_learns_the_training_text_and_sft_starts_from_it(
+    tiny_model_dir: Path, tmp_path: Path, full_parameters: bool
+) -> None:
+    import json
+
+    save_training_datasets(tmp_path / "datasets")
+    config = _config(
+        tiny_model_dir,
+        voice__enabled=True,
+        voice__full_parameters=full_parameters,
+        voice__max_length=64,
+        dpo__enabled=False,
+    )
+    plan, results, versions = train_twin(
+        config, models_dir=tmp_path / "models", datasets_root=tmp_path / "datasets"
+    )
+    voice, sft = results
+    assert voice.stage == "voice" and voice.steps == 3 and voice.loss_last < voice.loss_first
+    assert (voice.merged / "config.json").is_file()
+    assert (voice.adapter == voice.merged) is full_parameters  # all weights: no adapter to merge
+    adapter_config = json.loads((sft.adapter / "adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == str(voice.merged)  # SFT starts from the voice model
+    assert [v.stage for v in versions] == ["sft"]  # the voice stage is no version of the twin
 
 
 class _Interrupt(TrainerCallback):

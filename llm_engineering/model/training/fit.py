@@ -18,7 +18,8 @@ TRL truncates a tokenized row that is too long at its end: the answer then loses
 2. the answer (each of ``chosen`` and ``rejected`` for DPO) is cut to its longest prefix of
    whole paragraphs, then whole sentences, whose rendered row fits; the end-of-turn token
    follows it as in any other row;
-3. a row whose first sentence alone does not fit is dropped.
+3. an answer whose first sentence alone does not fit is cut after whole words; a row whose
+   prompt leaves no room for one word is dropped (counted).
 
 The rendering is the chat template's own (:func:`chat.render_prompt`), so the token counts are
 those TRL will see. :class:`FitReport` counts the cut and dropped rows; the stage logs the
@@ -47,7 +48,7 @@ class FitReport(BaseModel):
     passages_dropped: int = 0
     """Rows that lost passages so the answer had room."""
     dropped: int = 0
-    """Rows left out: not even one sentence of the answer fits."""
+    """Rows left out: the prompt leaves no room for one word of the answer."""
 
     @property
     def cut_share(self) -> float:
@@ -119,15 +120,21 @@ class RowFitter:
         was cut; None when not even the first sentence fits."""
         if self._row_tokens(prompt, answer) <= self.max_length:
             return answer, False
-        prefixes = answer_prefixes(answer)
+        best = self._longest_fitting(prompt, answer_prefixes(answer))
+        if best is None:  # not one sentence fits: whole words, still closed by the end of the turn
+            words = answer.split()
+            best = self._longest_fitting(prompt, [" ".join(words[:n]) for n in range(1, len(words) + 1)])
+        return best, True
+
+    def _longest_fitting(self, prompt: list[dict[str, str]], prefixes: list[str]) -> str | None:
         low, high, best = 0, len(prefixes) - 1, None
-        while low <= high:  # the longest fitting prefix: token counts grow with the prefix
+        while low <= high:  # binary search: token counts grow with the prefix
             middle = (low + high) // 2
             if self._row_tokens(prompt, prefixes[middle]) <= self.max_length:
                 best, low = prefixes[middle], middle + 1
             else:
                 high = middle - 1
-        return best, True
+        return best
 
 
 def _context(row: dict[str, Any]) -> list[str]:

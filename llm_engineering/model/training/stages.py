@@ -23,6 +23,14 @@ from llm_engineering.model.training.self_play import regenerate_rejected
 from llm_engineering.model.training.trainer import StageResult, load_tokenizer, train_stage
 
 
+def _check_rows(rows: Any, fit: FitReport, *, stage: str, max_length: int) -> None:
+    if len(rows) == 0:
+        raise data.TrainingDataError(
+            f"{stage}: none of {fit.rows} rows fits {stage}.max_length={max_length} tokens (the prompt alone "
+            f"is longer); raise {stage}.max_length"
+        )
+
+
 def _train(
     plan: TrainingPlan,
     stage: str,
@@ -70,6 +78,7 @@ def run_sft(
         max_length=settings.max_length,
         limit=settings.max_train_samples,
     )
+    _check_rows(rows, fit, stage="sft", max_length=settings.max_length)
     return _train(plan, "sft", model_folder=start_folder, rows=rows, callbacks=callbacks, fit=fit)
 
 
@@ -107,6 +116,7 @@ def run_dpo(
         max_length=settings.max_length,
         limit=settings.max_train_samples,
     )
+    _check_rows(rows, fit, stage="dpo", max_length=settings.max_length)
     return _train(plan, "dpo", model_folder=sft.merged, rows=rows, callbacks=callbacks, fit=fit)
 
 
