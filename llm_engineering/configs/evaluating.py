@@ -30,9 +30,11 @@ class GenerationSettings(Decoding):
     The same fields and defaults as serving's decoding (``max_new_tokens``, ``temperature``,
     ``top_p``, ``repetition_penalty``, ``no_repeat_ngram_size``, ``frequency_penalty``,
     ``presence_penalty``, ``seed``, ``stop``), so the answers scored are decoded the way they
-    are served; plus how the evaluation runs the model. Generation is float32 and
-    batch-invariant (the generator's guarantee): an answer does not depend on the batch it
-    was answered in, so ``batch_size`` changes speed, never scores.
+    are served; plus how the evaluation runs the model. Generation is batch-invariant (the
+    generator's guarantee: every request decodes on its own seeded stream, transformers in
+    float32, ONNX Runtime with one generator per request): an answer does not depend on the
+    batch it was answered in, so ``batch_size`` changes speed, never scores. Author perplexity
+    is always measured with the transformers model in float32.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)

@@ -270,7 +270,9 @@ def answer_samples(
             if measured is not None:
                 row.perplexity, row.perplexity_tokens, row.perplexity_nll = measured
             rows.append(row)
-        del generator
+        close = getattr(generator, "close", None)
+        if close is not None:  # the generator's decoding thread ends with it
+            close()
     return EvaluationAnswers(
         author=plan.author,
         dataset=str(plan.dataset),

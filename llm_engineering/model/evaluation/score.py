@@ -66,9 +66,15 @@ def _set(result: VersionResult, metric: str, values: Sequence[float | None], see
     result.intervals[metric] = mean_interval(values, seed=seed)
 
 
-def _style(
-    result: VersionResult, answers: Sequence[str], references: Sequence[str], notes: list[str], seed: int
-) -> None:
+def style_with_interval(
+    answers: Sequence[str], references: Sequence[str], *, seed: int = 0
+) -> tuple[float, tuple[float, float] | None, dict[str, float]]:
+    """Style distance of ``answers`` from their ``references``, its 95% interval (answer and reference resampled
+    together) and its parts.
+
+    Raises:
+        ValueError: either side holds no words.
+    """
     mine = np.array([style_counts(a) for a in answers])
     theirs = np.array([style_counts(r) for r in references])
 
@@ -78,16 +84,25 @@ def _style(
         )
         return sum(parts.values()) / len(parts)
 
-    everyone = np.arange(len(answers))
+    parts = style_components(profile_from_counts(mine.sum(0)), profile_from_counts(theirs.sum(0)))
+    return (
+        sum(parts.values()) / len(parts),
+        bootstrap_interval(distance, len(answers), seed=seed),
+        parts,
+    )
+
+
+def _style(
+    result: VersionResult, answers: Sequence[str], references: Sequence[str], notes: list[str], seed: int
+) -> None:
     try:
-        parts = style_components(profile_from_counts(mine.sum(0)), profile_from_counts(theirs.sum(0)))
+        value, interval, parts = style_with_interval(answers, references, seed=seed)
     except ValueError as exc:  # answers without a word: as far as can be
         result.scores["style_distance"], result.intervals["style_distance"] = 1.0, None
         notes.append(f"style_distance of {result.key}: {exc}; scored 1.0")
         return
-    result.scores["style_distance"] = distance(everyone)
+    result.scores["style_distance"], result.intervals["style_distance"] = value, interval
     result.details["style_parts"] = {k: round(v, 4) for k, v in parts.items()}
-    result.intervals["style_distance"] = bootstrap_interval(distance, len(answers), seed=seed)
 
 
 def _perplexity(result: VersionResult, row: VersionAnswers, seed: int) -> None:
