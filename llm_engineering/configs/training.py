@@ -93,7 +93,7 @@ class VoiceSettings(_StageSettings):
     """The voice stage: continued pretraining (causal LM) on the author's own text of the training
     split, before SFT (TRL ``SFTConfig`` on plain text)."""
 
-    enabled: bool = True
+    enabled: bool = False
     """Run the voice stage; SFT then starts from its model instead of the base."""
     full_parameters: bool = False
     """Train every weight instead of a LoRA adapter (135M parameters fit on this CPU: ~1.6 GB more)."""
