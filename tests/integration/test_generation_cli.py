@@ -30,7 +30,17 @@ def test_generate_uses_the_newest_twin_and_a_named_folder(
     try:
         newest = CliRunner().invoke(cli, ["generate", "Hello", "--max-tokens", "5"])
         named = CliRunner().invoke(
-            cli, ["generate", "Hello", "--max-tokens", "5", "--model", str(tiny_model_dir)]
+            cli,
+            [
+                "generate",
+                "Hello",
+                "--max-tokens",
+                "5",
+                "--model",
+                str(tiny_model_dir),
+                "--author",
+                "Ada Lovelace",
+            ],
         )
         unknown = CliRunner().invoke(cli, ["generate", "Hello", "--model", "r9-dpo"])
         base = CliRunner().invoke(cli, ["generate", "Hello", "--max-tokens", "5", "--model", "base"])
@@ -40,7 +50,7 @@ def test_generate_uses_the_newest_twin_and_a_named_folder(
     assert "[r1-sft, as the twin of Ada Lovelace]" in newest.output
     assert "5 tokens in" in newest.output
     answer = newest.output.splitlines()[1]
-    assert answer.strip() and answer in named.output  # greedy: the same model, the same answer
+    assert answer.strip() and answer in named.output  # greedy: the same model and prompt, the same answer
     assert unknown.exit_code == 1 and "no model version 'r9-dpo'" in unknown.output
     assert (
         base.exit_code == 0 and f"[{tiny_model_dir}, as the twin of the author]" in base.output
