@@ -601,3 +601,32 @@ def test_an_unexpected_error_is_an_openai_500_with_a_request_id_and_is_logged(de
             request_id = response.headers["X-Request-ID"]
             assert request_id in error["message"] and "secret" not in response.text
             assert any(request_id in record.getMessage() for record in caplog.records)
+
+
+def test_penalties_change_what_the_local_twin_writes(demo_state, tmp_path):  # noqa: F811
+    from llm_engineering.model.registry import ModelRegistry, ModelVersion
+    from llm_engineering.model.tiny import build_tiny_causal_lm
+
+    settings = demo_state.settings(twin_backend="local", state_dir=tmp_path / "state")
+    registry = ModelRegistry(settings.models_dir)
+    folder = build_tiny_causal_lm(tmp_path / "tiny", seed=0)
+    registry.register(ModelVersion(name="t-sft", stage="sft", folder=folder, base_model="tiny"))
+    with LiveServer(create_app(settings, rag=False)) as live:
+        client = openai.OpenAI(base_url=f"{live.url}/v1", api_key=API_KEY, max_retries=0)
+
+        def answer(**extra) -> str:
+            response = client.chat.completions.create(
+                model="llm-twin",
+                messages=[{"role": "user", "content": "Hello"}],
+                max_tokens=12,
+                temperature=0,
+                **extra,
+            )
+            return response.choices[0].message.content
+
+        plain = answer()
+        assert plain == answer()  # greedy: the same answer twice
+        assert len(set(plain)) < len(plain)  # a random tiny model repeats itself
+        assert answer(frequency_penalty=2.0) != plain
+        assert answer(presence_penalty=2.0) != plain
+        assert answer(extra_body={"no_repeat_ngram_size": 1}) != plain
