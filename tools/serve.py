@@ -3,8 +3,11 @@
 One FastAPI app (``llm_engineering.serving.app``) under uvicorn: OpenAI-compatible chat,
 ``/rag``, the Poe protocol at ``/poe``, suggestions, the control API and the chat page at
 ``/``. The backend, keys and stores come from the settings (``TWIN_BACKEND``,
-``SERVING_API_KEY``, ``POE_ACCESS_KEY``, ...). The control API reports ZenML's view of each
-run through :func:`zenml_run_status`, defined here so the library never imports ZenML.
+``SERVING_API_KEY``, ``POE_ACCESS_KEY``, ...). The control API is on only with a key
+(``SERVING_API_KEY``) or ``SERVING_CONTROL_API=true``; ``SERVING_MAX_QUEUE`` bounds the
+generation requests in flight (429 beyond) and ``SERVING_REQUEST_TIMEOUT`` each one's time
+(504). The control API reports ZenML's view of each run through :func:`zenml_run_status`,
+defined here so the library never imports ZenML.
 """
 
 from __future__ import annotations
