@@ -196,7 +196,10 @@ async def _events(
                 yield chunk(Delta(content=event)).sse()
     except APIError as exc:
         yield sse_error(exc.message, status=exc.status, code=exc.code)
-    except Exception as exc:  # the stream has started: the error goes in an event
-        logger.exception("stream failed")
-        yield sse_error(f"generation failed: {type(exc).__name__}: {exc}")
+    except Exception:  # the stream has started: the error goes in an event, its details in the log
+        request_id = f"req_{uuid.uuid4().hex[:24]}"
+        logger.exception("stream %s of %s failed (request %s)", completion_id, model, request_id)
+        yield sse_error(
+            f"generation failed (request id {request_id}; the log has the details)", code="internal_error"
+        )
     yield "data: [DONE]\n\n"
