@@ -115,7 +115,7 @@ def main() -> None:
         full_parameters=args.full,
         per_device_train_batch_size=2,
         max_length=256,
-        save_steps=10_000,
+        save_steps=4,
     )
     result = train_stage(
         "voice",

@@ -72,7 +72,11 @@ def test_the_pipeline_builds_both_datasets_and_refuses_bad_input(isolated_state:
     saved = storage.latest_dataset(datasets_root, "instruction")
     assert saved is not None and str(saved) in instruct.output
     loaded = load_from_disk(str(saved))
-    assert loaded["train"].column_names == ["instruction", "output"] and len(loaded["test"]) > 0
+    assert loaded["train"].column_names == ["instruction", "output", "document_id", "context"]
+    assert list(loaded) == ["train", "validation", "test"] and len(loaded["test"]) > 0
+    assert len(loaded["validation"]) > 0  # the dev split
+    held_out = set(loaded["test"]["document_id"]) | set(loaded["validation"]["document_id"])
+    assert not held_out & set(loaded["train"]["document_id"])
     contents = {d.content for d in demo_cleaned_documents()}
     assert all(
         any(row["output"] in text for text in contents) for row in loaded["train"]
@@ -84,14 +88,20 @@ def test_the_pipeline_builds_both_datasets_and_refuses_bad_input(isolated_state:
     assert version.load()["train"]["instruction"] == loaded["train"]["instruction"]
     assert version.fingerprint == storage.fingerprint(loaded) and "| train |" in version.card
     assert [v.type for v in artifact.visualizations] == ["markdown"]  # the card, shown in the dashboard
-    assert artifact.run_metadata["rows"] == {"train": len(loaded["train"]), "test": len(loaded["test"])}
+    assert artifact.run_metadata["rows"] == {name: len(split) for name, split in loaded.items()}
     last_run = Client().get_pipeline("generate_datasets").last_run
     run_metadata = last_run.run_metadata
     assert run_metadata["extracts"] > 0 and run_metadata["samples"]["train"] == len(loaded["train"])
     assert "total" in run_metadata["filtered"] and run_metadata["seconds"] > 0
     # The steps hand on references: no extract reaches the artifact store, which holds a few KiB.
     stored = artifact_files(Client().get_pipeline_run(last_run.id).steps)
-    assert set(stored) == {"extracts", "instruction_samples", "filtered_samples", "instruction_dataset"}
+    assert set(stored) == {
+        "extracts",
+        "instruction_samples",
+        "filtered_samples",
+        "samples_with_context",
+        "instruction_dataset",
+    }
     long_rows = [row for row in loaded["train"]["output"] if len(row) > 200]
     assert long_rows and not any(
         row.encode() in data for row in long_rows for files in stored.values() for data in files
@@ -102,7 +112,10 @@ def test_the_pipeline_builds_both_datasets_and_refuses_bad_input(isolated_state:
     assert preference.exit_code == 0, preference.output
     assert "(offline+rejected:offline)" in preference.output
     pairs = load_from_disk(str(storage.latest_dataset(datasets_root, "preference")))
-    assert pairs["train"].column_names == ["prompt", "chosen", "rejected"]
+    assert pairs["train"].column_names == ["prompt", "chosen", "rejected", "document_id", "context"]
+    # One held-out document set for both datasets: DPO never trains on a held-out document.
+    assert set(pairs["test"]["document_id"]) <= set(loaded["test"]["document_id"])
+    assert not set(pairs["train"]["document_id"]) & held_out
     assert all(row["chosen"] != row["rejected"] for row in pairs["train"])
     assert Client().get_artifact_version("preference_dataset").load().rows["test"] == pairs["test"].num_rows
 
