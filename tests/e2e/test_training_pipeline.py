@@ -18,7 +18,13 @@ def _config(tmp_path: Path, base: Path) -> str:
     path = tmp_path / "training.yaml"
     path.write_text(
         yaml.safe_dump(
-            {"base_model": str(base), "sft": stage, "dpo": stage, "output": {"merged_dtype": "float32"}}
+            {
+                "base_model": str(base),
+                "voice": {**stage, "enabled": True, "max_length": 64},
+                "sft": stage,
+                "dpo": stage,
+                "output": {"merged_dtype": "float32"},
+            }
         )
     )
     return str(path)
@@ -45,6 +51,8 @@ def test_training_pipeline_trains_registers_and_shows_loss_curves(
     result = run_cli("training", "--config", _config(tmp_path, tiny_model_dir), "--set", "sft.max_steps=3")
     assert result.exit_code == 0, result.output
     assert "sft: 3 steps" in result.output and "dpo: 2 steps" in result.output  # step summaries
+    assert "voice: 2 steps" in result.output  # the voice stage ran first, as its own step
+    assert "of rows cut to max_length at a sentence end" in result.output  # the share cut is reported
     registry = ModelRegistry(isolated_state / "models")
     dpo = registry.latest("dpo")
     assert dpo is not None and (dpo.folder / "config.json").is_file()
