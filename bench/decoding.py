@@ -97,7 +97,10 @@ def fmt(value: float | None, interval: tuple[float, float] | None) -> str:
     help="State folder (default: STATE_DIR).",
 )
 @click.option(
-    "--prepare", is_flag=True, help="Build the state from the offline demo first (when it has no dataset)."
+    "--prepare",
+    type=click.Choice(["demo", "handbook"]),
+    default=None,
+    help="Build the state first (when it has no dataset): the offline demo, or the handbook corpus.",
 )
 @click.option(
     "--author", default=None, help="Whose twin (default: the trained twin's author, else Maya Lindqvist)."

@@ -62,7 +62,7 @@ class PerplexitySettings(StrictModel):
 class AttributionSettings(StrictModel):
     """The attribution classifier (author vs other authors' writing)."""
 
-    words: Annotated[int, Field(ge=10, le=5000)] = 50
+    words: Annotated[int, Field(ge=10, le=5000)] = 100
     """Every text is cut to this many words (training windows and answers alike), so the
     classifier cannot go by length."""
     max_other_documents: Annotated[int, Field(ge=0)] = 200

@@ -159,7 +159,7 @@ def corpus_passages(shared_corpus: Path) -> dict[str, tuple[list[str], list[str]
 def test_classifier_and_style_tell_the_two_handbook_authors_apart(shared_corpus: Path):
     corpus = corpus_passages(shared_corpus)
     (paul_train, paul_held), (maxime_train, maxime_held) = corpus["Paul Iusztin"], corpus["Maxime Labonne"]
-    classifier = AttributionClassifier(paul_train, maxime_train, words=50)
+    classifier = AttributionClassifier(paul_train, maxime_train)
     recall = classifier.is_author(paul_held).mean()
     specificity = (~classifier.is_author(maxime_held)).mean()
     assert (recall + specificity) / 2 >= 0.85

@@ -130,7 +130,7 @@ def test_attribution_rates_rank_the_author_like_version_first_and_report_held_ou
     assert found.rates["base"] <= 0.1
     assert found.flags["twin"] == [float(f) for f in found.flags["twin"]] and len(found.flags["twin"]) == 20
     assert found.classifier_accuracy >= 0.8 and found.other_specificity >= 0.9
-    assert found.training["other_authors"] > 0 and found.training["shuffled_author"] > 0
+    assert found.training["other_authors"] > 0 and found.training["shuffled"] > 0
 
 
 def test_a_looping_answer_and_a_shuffled_answer_are_not_attributed_to_the_author():
