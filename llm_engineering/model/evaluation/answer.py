@@ -48,39 +48,11 @@ class Generator(Protocol):
     ) -> list[Any]: ...
 
 
-@dataclass
-class _TransformersGenerator:
-    """The transformers loop in float32, for a tree without ``generation.load_generator``."""
-
-    model: Any
-    tokenizer: Any
-
-    def generate(
-        self, conversations: Sequence[Sequence[dict[str, str]]], decoding: Decoding, *, batch_size: int = 8
-    ) -> list[Any]:
-        from llm_engineering.model.generation import generate_answers
-
-        return generate_answers(
-            self.model,
-            self.tokenizer,
-            conversations,
-            max_new_tokens=decoding.max_new_tokens,
-            temperature=decoding.temperature,
-            top_p=decoding.top_p,
-            batch_size=batch_size,
-            seed=decoding.seed or 0,
-        )
-
-
 def load_folder_generator(folder: str | Path, generation: GenerationSettings) -> Generator:
-    """The generator serving would use for a model folder (float32, batch-invariant)."""
-    from llm_engineering.model import generation as module
+    """The generator serving uses, for a model folder (``generation.runtime``; batch-invariant)."""
+    from llm_engineering.model.generation import load_generator
 
-    load_generator = getattr(module, "load_generator", None)
-    if load_generator is not None:
-        return load_generator(folder, runtime=generation.runtime)
-    model, tokenizer = module.load_causal_lm(folder, dtype="float32")
-    return _TransformersGenerator(model, tokenizer)
+    return load_generator(folder, runtime=generation.runtime)
 
 
 def load_version_generator(version: ModelVersion, generation: GenerationSettings) -> Generator:
@@ -191,16 +163,13 @@ def answer_arm(
 
 
 def _perplexity(
-    version: ModelVersion, plan: EvaluationPlan, settings: PerplexitySettings, generator: Any
+    version: ModelVersion, plan: EvaluationPlan, settings: PerplexitySettings
 ) -> tuple[float, int, list]:
     from llm_engineering.model.chat import render_prompt
     from llm_engineering.model.evaluation.perplexity import reference_nll
     from llm_engineering.model.generation import load_causal_lm
 
-    if isinstance(generator, _TransformersGenerator):  # the float32 model is loaded already
-        model, tokenizer = generator.model, generator.tokenizer
-    else:
-        model, tokenizer = load_causal_lm(version.folder, dtype="float32")
+    model, tokenizer = load_causal_lm(version.folder, dtype="float32")
     measured = reference_nll(
         model,
         tokenizer,
@@ -250,7 +219,7 @@ def answer_samples(
     rows: list[VersionAnswers] = []
     for version in tqdm(plan.versions, desc="versions", unit="version", disable=not progress):
         generator = load(version)
-        measured = _perplexity(version, plan, perplexity, generator) if perplexity is not None else None
+        measured = _perplexity(version, plan, perplexity) if perplexity is not None else None
         for arm in arms:
             passages = contexts.passages if arm == "served" and contexts is not None else []
             generated, seconds = answer_arm(
