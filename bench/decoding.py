@@ -103,7 +103,7 @@ def fmt(value: float | None, interval: tuple[float, float] | None) -> str:
     help="Build the state first (when it has no dataset): the offline demo, or the handbook corpus.",
 )
 @click.option(
-    "--author", default=None, help="Whose twin (default: the trained twin's author, else Maya Lindqvist)."
+    "--author", default=None, help="Whose twin (default: the trained twin's author, else the dev documents' author)."
 )
 @click.option(
     "--samples", type=click.IntRange(1, 200), default=12, show_default=True, help="Validation samples."
@@ -122,6 +122,7 @@ def main(
 ) -> None:
     """Answer the dev split with each decoding of the grid; print the table and the chosen defaults."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from llm_engineering.application.feature_store import iter_cleaned_documents
     from llm_engineering.application.rag.hybrid import ContextRetriever
     from llm_engineering.configs.evaluating import GenerationSettings
     from llm_engineering.infrastructure.embeddings import build_embedder
@@ -150,11 +151,15 @@ def main(
     asked, author_texts = load_dataset_samples(folder, limit=samples, split="validation")
     registry = ModelRegistry(settings.models_dir)
     twins = [v for v in registry.versions() if v.stage != "base"] if registry.root.exists() else []
-    author = author or (twins[0].author if twins else None) or "Maya Lindqvist"
     models = {"base": resolve_base_model(settings.base_model, models_dir=settings.models_dir)}
     if twins:
         models[twins[0].name] = Path(twins[0].folder)
     with build_vector_store(settings) as store:
+        if author is None:  # the trained twin's author, else whoever wrote the dev documents
+            owners = {d.id: d.author_full_name for d in iter_cleaned_documents(store)}
+            author = (twins[0].author if twins else None) or owners.get(asked[0].document_id or "")
+        if not author:
+            raise click.ClickException("no author known: pass --author 'First Last'")
         embedder = build_embedder(settings)
         retriever = ContextRetriever(embedder=embedder, known_authors=[author])
         contexts = served_contexts(

@@ -126,7 +126,9 @@ def test_scoring_with_the_judge_reports_scores_notes_and_a_promotion(stub: OpenA
     assert results.promotion.promote and results.promotion.winner == "r1-sft"
 
     table = format_table(results)
-    assert table.splitlines()[0].split()[:3] == ["version", "arm", "author_perplexity"]
+    assert table.splitlines()[0].startswith("bare arm: no passages")
+    assert table.splitlines()[1].split() == ["metric", "base", "(production)", "r1-sft"]
+    assert any(line.startswith("author_perplexity ↓") for line in table.splitlines())
     assert "3.000 [3.000, 3.000]" in table  # each score with its 95% interval
     assert "r1-sft" in table and "base (production)" in table and "promotion (promoted)" in table
     folder = save_results(results, root=tmp_path / "evaluation")

@@ -124,3 +124,46 @@ def test_overlapping_intervals_do_not_stop_a_version():
         baseline="base",
     )
     assert decision.promote and decision.winner == "r1-sft" and not decision.stopped
+
+
+def test_a_looping_twin_is_not_promoted_even_on_the_metric_training_minimises():
+    from llm_engineering.configs import load_config
+    from llm_engineering.configs.evaluating import EvaluatingConfig
+    from llm_engineering.model.evaluation.results import EvalSample, EvaluationAnswers, VersionAnswers
+    from llm_engineering.model.evaluation.score import score_answers
+
+    topics = [
+        "chunk sizes",
+        "feature stores",
+        "LoRA",
+        "evaluation",
+        "serving",
+        "retries",
+        "backfills",
+        "caches",
+    ]
+    samples = [
+        EvalSample(instruction=f"How do you think about {t}?", reference=f"I start {t} small.")
+        for t in topics
+    ]
+    plain = [f"With {t}, I would measure first, change one thing, and write down what moved." for t in topics]
+    looping = ["The model didn't know how to split a paragraph. " * 9 for _ in topics]
+    answers = EvaluationAnswers(
+        author="Ada Byron",
+        dataset="memory",
+        samples=samples,
+        versions=[
+            VersionAnswers(name="base", stage="base", folder="b", answers=plain, perplexity=50.0),
+            VersionAnswers(name="r1-sft", stage="sft", folder="s", answers=looping, perplexity=5.0),
+        ],
+        metrics=["author_perplexity", "style_distance"],
+    )
+    config = load_config(
+        EvaluatingConfig,
+        None,
+        ["metrics=[author_perplexity, style_distance]", "promotion.primary_metric=author_perplexity",
+         "arms=[bare]", "promotion.arm=bare"],
+    )  # fmt: skip
+    decision = score_answers(answers, config=config, progress=False).promotion
+    assert decision.winner == "base" and decision.guard == "loop_rate"
+    assert "r1-sft stopped by the loop_rate guard" in decision.reason

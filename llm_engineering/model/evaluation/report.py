@@ -51,33 +51,46 @@ def _arrow(metric: str) -> str:
     return "" if spec is None else (" ↓" if spec.better == "lower" else " ↑")
 
 
-def format_table(results: EvaluationResults) -> str:
-    """Rows (version, arm) x metrics as an aligned text table; each score with its 95% interval.
+ARM_TITLES = {
+    "served": "served arm: passages retrieved as the API retrieves them, the sample's own document left out",
+    "bare": "bare arm: no passages",
+}
 
-    ↓/↑ say which way is better, ``*`` marks the best version of each arm. Run-level scores
+
+def format_table(results: EvaluationResults) -> str:
+    """One block per arm: metrics x versions, each score with its bootstrap 95% interval ``[low, high]``.
+
+    ↓/↑ say which way is better, ``*`` marks the best version of the arm. Run-level scores
     (retrieval), the attribution classifier's own accuracy, notes and the promotion decision
-    follow the table.
+    follow the tables.
     """
-    metrics = results.metrics
-    header = ["version", "arm", *(f"{m}{_arrow(m)}" for m in metrics)]
-    best = {m: _best_per_arm(results, m) for m in metrics}
-    rows = [
-        [
-            v.name + (" (production)" if v.name == results.production else ""),
-            v.arm,
-            *(
-                _with_interval(v.scores.get(m), v.intervals.get(m)) + ("*" if v.key in best[m] else "")
-                for m in metrics
-            ),
+    lines: list[str] = []
+    for arm in results.arms:
+        rows_of_arm = [v for v in results.versions if v.arm == arm]
+        header = [
+            "metric",
+            *(v.name + (" (production)" if v.name == results.production else "") for v in rows_of_arm),
         ]
-        for v in results.versions
-    ]
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+        body = []
+        for metric in results.metrics:
+            best = _best_per_arm(results, metric)
+            body.append(
+                [
+                    f"{metric}{_arrow(metric)}",
+                    *(
+                        _with_interval(v.scores.get(metric), v.intervals.get(metric))
+                        + ("*" if v.key in best else "")
+                        for v in rows_of_arm
+                    ),
+                ]
+            )
+        widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
+        block = [
+            "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in [header, *body]
+        ]
+        block.insert(1, "  ".join("-" * w for w in widths))
+        lines += [ARM_TITLES.get(arm, f"{arm} arm"), *block, ""]
     if results.run_scores:
         run_intervals = results.details.get("retrieval", {}).get("intervals", {})
         lines.append(

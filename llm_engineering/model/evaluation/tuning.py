@@ -23,11 +23,9 @@ from llm_engineering.model.decoding import Decoding
 GRID: tuple[tuple[str, dict[str, float]], ...] = (
     ("greedy", {}),
     ("greedy rep1.1", {"repetition_penalty": 1.1}),
-    ("greedy rep1.2", {"repetition_penalty": 1.2}),
     ("greedy ngram3", {"no_repeat_ngram_size": 3}),
     ("greedy rep1.1 ngram4", {"repetition_penalty": 1.1, "no_repeat_ngram_size": 4}),
     ("greedy freq.3 pres.3", {"frequency_penalty": 0.3, "presence_penalty": 0.3}),
-    ("t0.7 p0.9 rep1.1", {"temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.1}),
     (
         "t0.7 p0.9 rep1.1 ngram4",
         {"temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.1, "no_repeat_ngram_size": 4},
