@@ -70,6 +70,7 @@ def generate_answers(config: EvaluatingConfig) -> Annotated[EvaluationAnswers, "
             "stopped_at_limit": at_limit,
             "retrieval_seconds": round(retrieval_seconds, 3),
             "own_document_chunks_left_out": answers.left_out,
+            "failures": {"empty_answers": sum(not a.strip() for v in answers.versions for a in v.answers)},
             "held_out_checks": answers.checks,
             "decoding": answers.decoding,
             "summary": summary,

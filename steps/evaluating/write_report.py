@@ -32,6 +32,12 @@ def write_report(
     table = format_table(results)
     logger.info("evaluation of %s's twin:\n%s", results.author, table)
     log_metadata(
-        metadata={"folder": str(folder), "table": table, "summary": f"report and results.json in {folder}"}
+        metadata={
+            "folder": str(folder),
+            "table": table,
+            "rows": len(results.versions),
+            "notes": len(results.notes),
+            "summary": f"report and results.json of {len(results.versions)} version x arm rows in {folder}",
+        }
     )
     return HTMLString(render_html(results))
