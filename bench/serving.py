@@ -1,17 +1,22 @@
-"""Benchmark: retrieval latency and hit rate, streaming overhead, and throughput under concurrency.
+"""Benchmark: retrieval latency and hit rate, and generation speed of each runtime through the API.
 
 Runs the service as a separate process (``python -m tools.serve``, so client and server do not
-share a GIL) on the handbook corpus, and prints, side by side in one run:
+share a GIL) and prints, side by side in one run:
 
 1. ``/rag`` retrieval latency without generation (``generate: false``), p50 and p95 over the
-   held-out handbook questions, and the hit rate at 5 of ``/rag`` (hybrid) vs dense search.
-2. Time to first token and tokens/s of one streamed answer through the API vs a bare
-   ``generate`` on the same model in this process (retrieval off, same prompt, greedy).
-3. Aggregate tokens/s with 1, 4 and 16 concurrent streaming clients, and the error count.
+   held-out handbook questions, and the hit rate at 5 of ``/rag`` (hybrid) vs dense search
+   (skipped with ``--no-retrieval``).
+2. For each runtime (``onnx``, the CPU default, and ``transformers``): tokens/s of one greedy
+   answer from the bare runtime in this process (``load_generator(...).generate``), of one
+   streamed answer through the API (retrieval off, same prompt), their ratio, time to first
+   token, and the aggregate tokens/s of 1, 4 and 8 concurrent streaming clients with errors.
+3. The targets: one API stream with onnx at least 3x the transformers one; 4 clients at least
+   1.5x one client's aggregate; API / bare runtime at least 0.9.
 
-Run: ``python -m bench.serving [--state-dir DIR] [--model FOLDER] [--tokens 64] [--questions 60] [--torch-threads 1]``.
-Without ``--state-dir`` the corpus is imported and embedded into a temporary folder first (about a
-minute); without ``--model`` the packaged SmolLM2-135M-Instruct is converted once into the state folder.
+Run: ``python -m bench.serving [--state-dir DIR] [--model FOLDER] [--tokens 64] [--questions 60]
+[--torch-threads 1] [--runtimes onnx,transformers] [--no-retrieval]``. Without ``--state-dir`` the
+corpus is imported and embedded into a temporary folder first (about a minute); without ``--model``
+the packaged SmolLM2-135M-Instruct is converted once into the state folder.
 """
 
 from __future__ import annotations
@@ -91,13 +96,14 @@ def held_out_questions(state_dir: Path, limit: int):
 class Service:
     """``python -m tools.serve`` in a child process on a free port."""
 
-    def __init__(self, state_dir: Path, model: Path) -> None:
+    def __init__(self, state_dir: Path, model: Path, runtime: str) -> None:
         self.port = free_port()
         env = {
             **os.environ,
             "STATE_DIR": str(state_dir),
             "TWIN_BACKEND": "local",
             "TWIN_MODEL": str(model),
+            "TWIN_RUNTIME": runtime,
             "SERVING_API_KEY": KEY,
             "LLM_TWIN_ENV_FILE": str(state_dir / "no.env"),
             "HF_HUB_OFFLINE": "1",
@@ -180,22 +186,94 @@ async def concurrent(url: str, clients: int, tokens: int) -> tuple[float, int, i
     return generated / elapsed, generated, errors
 
 
-def bare_generate(model_dir: Path, tokens: int) -> tuple[float, float]:
-    """(time to first token via stream_answer, tokens/s of one greedy generate) in this process."""
+def bare_generate(model_dir: Path, tokens: int, runtime: str) -> tuple[float, float]:
+    """(time to first token of a stream, tokens/s of one greedy answer) of the bare runtime in this process."""
     from llm_engineering.model.chat import build_messages
-    from llm_engineering.model.generation import generate_answers, load_causal_lm, stream_answer
+    from llm_engineering.model.decoding import Decoding
+    from llm_engineering.model.generation import load_generator
 
-    model, tokenizer = load_causal_lm(model_dir)
     conversation = build_messages(PROMPT, author=None)
-    generate_answers(model, tokenizer, [conversation], max_new_tokens=4)  # warm-up
-    started = time.perf_counter()
-    pieces = stream_answer(model, tokenizer, conversation, max_new_tokens=tokens)
-    next(pieces)
-    ttft = time.perf_counter() - started
-    pieces.close()
-    started = time.perf_counter()
-    (answer,) = generate_answers(model, tokenizer, [conversation], max_new_tokens=tokens)
-    return ttft, answer.completion_tokens / (time.perf_counter() - started)
+    with load_generator(model_dir, runtime=runtime) as generator:
+        generator.generate([conversation], Decoding(max_new_tokens=4))  # warm-up
+        started = time.perf_counter()
+        pieces = generator.stream(conversation, Decoding(max_new_tokens=tokens))
+        next(pieces)
+        ttft = time.perf_counter() - started
+        pieces.close()
+        started = time.perf_counter()
+        (answer,) = generator.generate([conversation], Decoding(max_new_tokens=tokens))
+        return ttft, answer.completion_tokens / (time.perf_counter() - started)
+
+
+def measure_runtime(state_dir: Path, model_dir: Path, runtime: str, tokens: int) -> dict:
+    """Bare and API figures of one runtime (the service restarted with ``TWIN_RUNTIME``)."""
+    ttft_bare, rate_bare = bare_generate(model_dir, tokens, runtime)
+    service = Service(state_dir, model_dir, runtime)
+    try:
+        service.wait_ready()
+        headers = {"Authorization": f"Bearer {KEY}"}
+
+        async def api_single() -> tuple[float, float, int]:
+            async with httpx.AsyncClient(base_url=service.url, headers=headers, timeout=600) as client:
+                await stream_once(client, 4)  # warm-up
+                return await stream_once(client, tokens)
+
+        ttft_api, total_api, tokens_api = asyncio.run(api_single())
+        clients = {n: asyncio.run(concurrent(service.url, n, tokens)) for n in (1, 4, 8)}
+    finally:
+        service.stop()
+    return {
+        "bare": rate_bare,
+        "ttft_bare": ttft_bare,
+        "api": tokens_api / total_api,
+        "ttft_api": ttft_api,
+        "clients": clients,
+    }
+
+
+def print_runtimes(results: dict[str, dict], tokens: int) -> None:
+    names = list(results)
+    print(f"generation, {tokens} tokens, greedy, retrieval off:   " + "".join(f"{n:>16}" for n in names))
+    rows = [
+        ("bare runtime, tokens/s", lambda r: f"{r['bare']:.1f}"),
+        ("API one stream, tokens/s", lambda r: f"{r['api']:.1f}"),
+        ("API / bare", lambda r: f"x{r['api'] / r['bare']:.2f}"),
+        (
+            "time to first token API/bare",
+            lambda r: f"{r['ttft_api'] * 1000:.0f}/{r['ttft_bare'] * 1000:.0f} ms",
+        ),
+        *(
+            (
+                f"{n} client(s), aggregate tokens/s",
+                lambda r, n=n: f"{r['clients'][n][0]:.1f} (x{r['clients'][n][0] / r['clients'][1][0]:.2f})",
+            )
+            for n in (1, 4, 8)
+        ),
+        ("errors (1/4/8 clients)", lambda r: "/".join(str(r["clients"][n][2]) for n in (1, 4, 8))),
+    ]
+    for label, cell in rows:
+        print(f"  {label:<50}" + "".join(f"{cell(results[n]):>16}" for n in names))
+    if "onnx" in results and "transformers" in results:
+        speedup = results["onnx"]["api"] / results["transformers"]["api"]
+        print(f"  API one stream, onnx / transformers: x{speedup:.2f} (target x3)")
+    for name, r in results.items():
+        four = r["clients"][4][0] / r["clients"][1][0]
+        print(
+            f"  {name}: 4 clients x{four:.2f} of one (target x1.5); API / bare x{r['api'] / r['bare']:.2f} (target 0.9)"
+        )
+
+
+def retrieval_figures(service_url: str, questions) -> tuple[list[float], int]:
+    """``/rag`` latencies (ms) without generation and hits at 5 over ``questions``."""
+    latencies, hits = [], 0
+    with httpx.Client(base_url=service_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as client:
+        client.post("/rag", json={"query": "warm-up", "generate": False})
+        for question in questions:
+            started = time.perf_counter()
+            body = client.post("/rag", json={"query": question.question, "k": 5, "generate": False}).json()
+            latencies.append((time.perf_counter() - started) * 1000)
+            hits += question.link in {item["link"] for item in body["context"]}
+    return latencies, hits
 
 
 def main() -> None:
@@ -209,15 +287,18 @@ def main() -> None:
     parser.add_argument(
         "--torch-threads", type=int, default=1, help="OMP_NUM_THREADS here and in the service"
     )
+    parser.add_argument("--runtimes", default="onnx,transformers", help="comma-separated runtimes to compare")
+    parser.add_argument("--no-retrieval", action="store_true", help="skip the /rag latency and hit-rate part")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     # Before torch loads, for this process (bare generate, labelling) and the service alike, so the
     # comparison is like for like. On a loaded 2-core machine torch's 2-thread pool was up to 18x
     # slower than one thread (threads spinning at barriers while their core is taken).
     os.environ["OMP_NUM_THREADS"] = str(args.torch_threads)
+    runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         state_dir = args.state_dir or Path(tmp) / "state"
-        if args.state_dir is None:
+        if args.state_dir is None and not args.no_retrieval:
             print("embedding the handbook corpus ...", flush=True)
             embed_corpus(state_dir)
         model_dir = args.model
@@ -225,46 +306,24 @@ def main() -> None:
             from llm_engineering.model.base_model import resolve_base_model
 
             model_dir = resolve_base_model(None, models_dir=state_dir / "models")
-        questions, dense_rate = held_out_questions(state_dir, args.questions)
-        ttft_bare, rate_bare = bare_generate(model_dir, args.tokens)
-        service = Service(state_dir, model_dir)
-        try:
-            service.wait_ready()
-            headers = {"Authorization": f"Bearer {KEY}"}
-            latencies, hits = [], 0
-            with httpx.Client(base_url=service.url, headers=headers, timeout=60) as client:
-                client.post("/rag", json={"query": "warm-up", "generate": False})
-                for question in questions:
-                    started = time.perf_counter()
-                    body = client.post(
-                        "/rag", json={"query": question.question, "k": 5, "generate": False}
-                    ).json()
-                    latencies.append((time.perf_counter() - started) * 1000)
-                    hits += question.link in {item["link"] for item in body["context"]}
-
-            async def api_single() -> tuple[float, float, int]:
-                async with httpx.AsyncClient(base_url=service.url, headers=headers, timeout=600) as client:
-                    await stream_once(client, 4)  # warm-up
-                    return await stream_once(client, args.tokens)
-
-            ttft_api, total_api, tokens_api = asyncio.run(api_single())
-            rate_api = tokens_api / total_api
-            rows = [(n, *asyncio.run(concurrent(service.url, n, args.tokens))) for n in (1, 4, 16)]
-        finally:
-            service.stop()
+        if not args.no_retrieval:
+            questions, dense_rate = held_out_questions(state_dir, args.questions)
+            service = Service(state_dir, model_dir, runtimes[0])
+            try:
+                service.wait_ready()
+                latencies, hits = retrieval_figures(service.url, questions)
+            finally:
+                service.stop()
+        results = {}
+        for runtime in runtimes:
+            print(f"measuring {runtime} ...", flush=True)
+            results[runtime] = measure_runtime(state_dir, model_dir, runtime, args.tokens)
     print(f"model: {model_dir}")
-    print(f"/rag retrieval, no generation ({len(latencies)} held-out questions, k=5):")
-    print(f"  p50 {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms")
-    print(f"  hit rate at 5: /rag {hits / len(questions):.3f} vs dense search {dense_rate:.3f}")
-    print(f"one streamed answer ({args.tokens} tokens, greedy): API vs bare generate")
-    print(f"  time to first token: {ttft_api * 1000:.0f} ms vs {ttft_bare * 1000:.0f} ms")
-    print(f"  tokens/s: {rate_api:.1f} vs {rate_bare:.1f} (x{rate_api / rate_bare:.2f})")
-    base = rows[0][1]
-    print("concurrent streaming clients: aggregate tokens/s (x of 1 client), tokens, errors")
-    for clients, rate, generated, errors in rows:
-        print(
-            f"  {clients:>2}: {rate:6.1f} tokens/s (x{rate / base:.2f}), {generated} tokens, {errors} errors"
-        )
+    if not args.no_retrieval:
+        print(f"/rag retrieval, no generation ({len(latencies)} held-out questions, k=5):")
+        print(f"  p50 {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms")
+        print(f"  hit rate at 5: /rag {hits / len(questions):.3f} vs dense search {dense_rate:.3f}")
+    print_runtimes(results, args.tokens)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Generation with the twin, whatever runs it: the one interface evaluation, self-play, serving and the CLI share.
 
 :func:`load_generator` loads a merged model folder with a runtime, ONNX Runtime GenAI (the
-default on the CPU: the folder is exported once, int4, beside itself) or transformers (the
+default on the CPU: the folder is exported once, int8, beside itself) or transformers (the
 default on GPUs; float32 on the CPU), and returns a :class:`TextGenerator`. Both runtimes render
 the same prompt (the shared chat template, :func:`chat.render_prompt`), pick every token by the
 same :mod:`~llm_engineering.model.decoding` rules (penalties, temperature, top-p, a seeded random
@@ -210,7 +210,7 @@ def load_generator(
             transformers on a GPU.
         device: torch device (transformers only; onnx runs on the CPU).
         dtype: transformers: a torch dtype or its name (default float32, so answers do not depend
-            on their batch); onnx: ``int4`` (default) or ``fp32``, the export's precision.
+            on their batch); onnx: ``int8`` (default), ``int4`` or ``fp32``, the export's precision.
         max_batch: most requests decoded together.
 
     Raises:

@@ -254,8 +254,8 @@ class LocalTwinBackend:
             ``fallback_folder``.
         fallback_folder: called for a folder when the registry holds nothing (the packaged base model).
         max_batch: requests decoded together.
-        dtype: precision: ``int4``/``fp32`` for onnx, a torch dtype name for transformers (None: the
-            runtime's default, int4 / float32).
+        dtype: precision: ``int8``/``int4``/``fp32`` for onnx, a torch dtype name for transformers (None: the
+            runtime's default, int8 / float32).
         runtime: ``onnx`` or ``transformers`` (None: ``TWIN_RUNTIME``, else onnx on the CPU).
     """
 

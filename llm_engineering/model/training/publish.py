@@ -25,7 +25,7 @@ def register_run(
     *,
     registry: ModelRegistry,
     preference: Path | None = None,
-    export: str | None = "int4",
+    export: str | None = "int8",
 ) -> list[ModelVersion]:
     """Register the base model (``base``) and one version per trained stage; returns the stage versions.
 
@@ -38,7 +38,7 @@ def register_run(
         results: the stages' results, in order.
         registry: the model registry.
         preference: the preference dataset DPO used when it was not the plan's (self-play).
-        export: the ONNX precision to export (``int4`` or ``fp32``); None: no export.
+        export: the ONNX precision to export (``int8``, ``int4`` or ``fp32``); None: no export.
     """
     registry.register(
         ModelVersion(name="base", stage="base", folder=plan.base_folder, base_model=plan.base_model)
@@ -70,7 +70,7 @@ def register_run(
     return versions
 
 
-def export_for_cpu(folder: Path, *, precision: str = "int4") -> Path | None:
+def export_for_cpu(folder: Path, *, precision: str = "int8") -> Path | None:
     """Export ``folder`` for ONNX Runtime GenAI once (reused when present); None when it failed (logged)."""
     from llm_engineering.model.runtimes.onnx_runtime import ExportError, export_onnx
 
