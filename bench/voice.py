@@ -1,7 +1,7 @@
 """Benchmark: does the voice stage (causal LM on one author's text) learn the person or the domain?
 
 Trains the voice stage on the training-split articles of one handbook author (split by the
-datasets' own document hash, test_size 0.2), then measures the perplexity of BOTH authors'
+datasets' own document hash, ``--held-out-share`` of the documents held out), then measures the perplexity of BOTH authors'
 held-out articles with the base model and with the voice model. A stage that learns the
 person lowers its own author's held-out perplexity more than the other author's.
 
@@ -75,6 +75,24 @@ def perplexity(folder: Path, texts: list[str], *, window: int = 256, windows_per
     return math.exp(total / count)
 
 
+def greedy_loops(
+    folder: Path, questions: list[str], *, author: str, max_new_tokens: int = 96
+) -> tuple[float, str]:
+    """Loop rate of greedy answers to ``questions`` (the evaluation's rule: one word 4-gram 3+ times),
+    and the first answer."""
+    from llm_engineering.model.chat import build_messages
+    from llm_engineering.model.decoding import Decoding
+    from llm_engineering.model.evaluation.generated import loop_rate
+    from llm_engineering.model.generation import load_generator
+
+    with load_generator(folder, runtime="transformers") as generator:
+        answers = generator.generate(
+            [build_messages(q, author=author) for q in questions], Decoding(max_new_tokens=max_new_tokens)
+        )
+    texts = [a.text for a in answers]
+    return loop_rate(texts), texts[0] if texts else ""
+
+
 def main() -> None:
     from datasets import Dataset
 
@@ -89,11 +107,26 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="train every weight instead of LoRA")
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--held-out-texts", type=int, default=4)
+    parser.add_argument(
+        "--held-out-share", type=float, default=0.3, help="share of documents held out (by hash)"
+    )
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument(
+        "--loops",
+        type=int,
+        default=0,
+        help="greedy answers to this many held-out titles per model (loop rate)",
+    )
     args = parser.parse_args()
 
     articles = load_articles(args.corpus)
-    sides = assign_splits([a["id"] for a in articles], test_size=0.2, validation_size=0.0, seed=42)
+    titles = {}
+    for raw in json.loads((args.corpus / "ArticleDocument.json").read_text(encoding="utf-8")):
+        content = raw["content"] if isinstance(raw["content"], dict) else ast.literal_eval(raw["content"])
+        titles[raw["_id"]] = str(content.get("Title") or "").split(" - ", 1)[-1]
+    sides = assign_splits(
+        [a["id"] for a in articles], test_size=args.held_out_share, validation_size=0.0, seed=42
+    )
     train = [
         p
         for a in articles
@@ -137,6 +170,14 @@ def main() -> None:
     for author, texts in held_out.items():
         before, after = perplexity(base, texts), perplexity(result.merged, texts)
         print(f"| {author} | {len(texts)} | {before:.2f} | {after:.2f} | {after / before:.3f} |")
+    if args.loops:
+        own = [a for a in articles if a["author"] == args.author and sides[a["id"]] == "test"][: args.loops]
+        questions = [f'What is your article "{titles[a["id"]]}" about?' for a in own]
+        for name, folder in (("base", base), ("voice", result.merged)):
+            rate, first = greedy_loops(folder, questions, author=args.author)
+            print(
+                f"{name}: greedy loop rate {rate:.2f} over {len(questions)} held-out titles; first answer: {first[:300]!r}"
+            )
 
 
 if __name__ == "__main__":
