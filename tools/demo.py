@@ -119,16 +119,16 @@ def generic_table(results: dict[str, Any]) -> str:
 
 
 def served_version(base_url: str, *, api_key: str | None) -> str | None:
-    """The registry version the service answers ``llm-twin`` with (its production one), if it says."""
+    """The model version the service answers with, from ``/ready`` ("<version> loaded from <folder>")."""
     import httpx
 
     try:
-        response = httpx.get(f"{base_url}/v1/models", headers=_auth(api_key), timeout=30)
-        cards = response.json().get("data", []) if response.status_code == 200 else []
-    except (httpx.HTTPError, ValueError):
+        response = httpx.get(f"{base_url}/ready", headers=_auth(api_key), timeout=30)
+        detail = str(response.json().get("model", {}).get("detail", ""))
+    except (httpx.HTTPError, ValueError, AttributeError):
         return None
-    production = [c["id"] for c in cards if "production" in str(c.get("description", ""))]
-    return production[0] if production else None
+    name, found, _ = detail.partition(" loaded from ")
+    return name.strip() or None if found else None
 
 
 def named_author_sources(
@@ -178,7 +178,7 @@ def main(config: Path, overrides: tuple[str, ...], question: str, skip_pipeline:
         raise click.ClickException(str(exc)) from None
     api_key = _secret(settings.serving_api_key)
     version = served_version(api.address, api_key=api_key)
-    click.echo(f"\nthe twin: {version or 'llm-twin (no production version)'}")
+    click.echo(f"\nthe twin: {version or 'llm-twin'} (the promoted version, else the newest)")
     click.echo(f"Q: {question}\nA: ", nl=False)
     _, citations = ask_twin(api.address, question, api_key=api_key)
     if citations:

@@ -47,3 +47,32 @@ def test_the_demo_questions_name_their_topic_and_the_second_one_names_theo():
     authors = ["Maya Lindqvist", "Theo Castellanos"]
     assert find_author(DEFAULT_QUESTION, authors) is None  # the twin's own author by default
     assert find_author(NAMED_QUESTION, authors) == "Theo Castellanos"
+
+
+def test_the_served_version_is_read_from_ready():
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from tools.demo import served_version
+
+    class Ready(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server name
+            body = json.dumps(
+                {"model": {"ready": True, "detail": "20261207-dpo loaded from /m/dpo"}}
+            ).encode()
+            ok = self.path == "/ready" and self.headers.get("Authorization") == "Bearer k"
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+            self.wfile.write(body if ok else b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Ready)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        assert served_version(url, api_key="k") == "20261207-dpo"
+        assert served_version(url, api_key="wrong") is None  # no detail: no name
+    finally:
+        server.shutdown()
