@@ -29,8 +29,8 @@ class GenerationSettings(Decoding):
 
     The same fields and defaults as serving's decoding (``max_new_tokens``, ``temperature``,
     ``top_p``, ``repetition_penalty``, ``no_repeat_ngram_size``, ``frequency_penalty``,
-    ``presence_penalty``, ``seed``, ``stop``), so the answers scored are decoded the way they
-    are served; plus how the evaluation runs the model. Generation is batch-invariant (the
+    ``presence_penalty``, ``stop``; ``seed`` is fixed), so the answers scored are decoded the
+    way they are served; plus how the evaluation runs the model. Generation is batch-invariant (the
     generator's guarantee: every request decodes on its own seeded stream, transformers in
     float32, ONNX Runtime with one generator per request): an answer does not depend on the
     batch it was answered in, so ``batch_size`` changes speed, never scores. Author perplexity
@@ -39,6 +39,9 @@ class GenerationSettings(Decoding):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
+    seed: int | None = 0
+    """Sampling seed. The one default that differs from serving's (None, a fresh stream per
+    request): an evaluation must give the same answers when it is run again."""
     batch_size: Annotated[int, Field(ge=1, le=256)] = 8
     """Test instructions answered at once."""
     runtime: str | None = None
