@@ -88,8 +88,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64, help="answer tokens for the speed line")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import onnxruntime_genai as og
 
+    from llm_engineering.model.runtimes.onnx_decoder import OnnxSession
     from llm_engineering.model.runtimes.onnx_runtime import PRECISIONS, export_onnx, token_log_likelihoods
     from llm_engineering.model.runtimes.torch_runtime import load_causal_lm
 
@@ -113,7 +113,7 @@ def main() -> None:
         started = time.perf_counter()
         export = export_onnx(folder, precision=precision)
         print(f"export {precision}: {export} ({time.perf_counter() - started:.1f} s, reused when present)")
-        onnx_model = og.Model(str(export))
+        onnx_model = OnnxSession(export)
         for author, chunks in scored.items():
             columns[f"onnx {precision}"][author] = perplexity(
                 [token_log_likelihoods(onnx_model, c) for c in chunks]

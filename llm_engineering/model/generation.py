@@ -237,7 +237,8 @@ def _load_onnx(folder: Path, *, dtype: Any, max_batch: int) -> TextGenerator:
 
     from transformers import AutoTokenizer
 
-    from llm_engineering.model.runtimes.onnx_runtime import OnnxScheduler, export_onnx, onnx_precision
+    from llm_engineering.model.runtimes.onnx_decoder import OnnxScheduler
+    from llm_engineering.model.runtimes.onnx_runtime import export_onnx, onnx_precision
 
     if (folder / "genai_config.json").is_file():
         export = folder  # already an export

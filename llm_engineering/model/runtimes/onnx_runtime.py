@@ -1,4 +1,4 @@
-"""The ONNX Runtime GenAI runtime: the twin exported once (int8 weights by default), decoded on the CPU.
+"""The ONNX export of a twin: built once with ONNX Runtime GenAI's model builder (int8 weights by default).
 
 :func:`export_onnx` runs the library's model builder on a merged Hugging Face folder and
 saves the result beside it (``<folder>-onnx-int8``; ``int4`` or ``fp32`` on request). Registering a
@@ -6,22 +6,14 @@ trained version exports it; :func:`llm_engineering.model.generation.load_generat
 lazily what is missing (the base model too). An export is built in a temporary folder and
 renamed into place under a file lock, so two processes never see half of one.
 
-Decoding keeps the transformers path's rules: the prompt is the same token ids (the HF
-tokenizer and the shared chat template render it), and every token is picked by
-:meth:`DecodeRow.choose` from the ONNX logits, then fed back with ``append_tokens``. The
-library's own search (and its native repetition options) is not used, so both runtimes apply
-the same penalties, top-p draw and seeded random stream.
+Decoding (:mod:`~llm_engineering.model.runtimes.onnx_decoder`) runs the exported graph with
+ONNX Runtime directly and keeps the transformers path's rules: the same prompt token ids, every
+token picked by the shared decoding rules from the ONNX logits.
 
 Precision is checked, not assumed (``poe bench-runtime``): on SmolLM2-135M, held-out handbook
 perplexity of the int8 export is within 0.3% of the float32 folder's, the fp32 export's equal,
 and the int4 export's 40% higher (even with k-quant and an int8 head: 18%); so int8 is the
 default, and int4 (smaller and faster) is a choice for larger models.
-
-Each request has its own ``og.Generator`` (batch 1), stepped in turn by the scheduler's worker,
-and a request that arrives mid-answer joins at the next step. Batched generators are not used:
-onnxruntime-genai 0.18 on the CPU builds an all-ones attention mask for a padded batch, and a
-left-padded row's logits were measured up to 3.7 away from the same prompt alone (SmolLM2 int4),
-which would make an answer depend on its neighbours.
 """
 
 from __future__ import annotations
@@ -40,9 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from llm_engineering.model.runtimes.rows import DecodeRow
-from llm_engineering.model.runtimes.scheduler import Scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -138,90 +127,16 @@ def context_length(export: str | Path) -> int:
     return int(config["model"].get("context_length") or 2048)
 
 
-class OnnxScheduler(Scheduler):
-    """The ONNX Runtime GenAI decoder (see the module doc).
+def token_log_likelihoods(session: Any, token_ids: Sequence[int]) -> np.ndarray:
+    """Log-probability of each token after the first under an :class:`OnnxSession` (one prefill's logits).
 
-    Args:
-        export: the exported folder.
-        tokenizer: the Hugging Face tokenizer of the merged folder (prompts and text).
-        eos_ids: token ids that end a turn.
-        max_batch: most requests decoded together.
+    Used to check an export's quality (perplexity of held-out text) against the folder it came from,
+    with the same session and kernels that serving decodes with.
     """
-
-    def __init__(
-        self, export: str | Path, tokenizer: Any, *, eos_ids: Sequence[int], max_batch: int = 16
-    ) -> None:
-        import onnxruntime_genai as og
-
-        super().__init__(tokenizer, eos_ids=eos_ids, max_batch=max_batch, name="onnx-decoder")
-        self.export = Path(export)
-        self.context = context_length(self.export)
-        self._og = og
-        self.model: Any = og.Model(str(self.export))
-        self.start()
-
-    def _reset(self) -> None:
-        for row in self._rows:
-            row.state = None
-        self._rows = []
-
-    def _release(self) -> None:
-        self._reset()
-        self.model = None
-
-    def _feed(self, row: DecodeRow, tokens: list[int]) -> None:
-        row.state.append_tokens(np.asarray([tokens], dtype=np.int32))
-
-    def _next(self, row: DecodeRow) -> bool:
-        """Choose and record the row's next token from its logits, and run the model on it; True when finished."""
-        token = row.choose(row.state.get_logits())
-        if row.advance(token):
-            row.state = None
-            return True
-        self._feed(row, [token])
-        return False
-
-    def _admit(self, rows: list[DecodeRow]) -> None:
-        og = self._og
-        for row in rows:
-            length = min(self.context, len(row.prompt_ids) + row.decoding.max_new_tokens + 1)
-            params = og.GeneratorParams(self.model)
-            params.set_search_options(max_length=length, do_sample=False, batch_size=1)
-            row.state = og.Generator(self.model, params)
-            try:
-                self._feed(row, row.prompt_ids)
-                if not self._next(row):
-                    self._rows.append(row)
-            except Exception as error:  # noqa: BLE001 - one bad prompt fails only its own request
-                logger.exception("prefill failed")
-                row.state = None
-                row.fail(error)
-
-    def _step(self) -> None:
-        keep = []
-        for row in self._rows:
-            if row.done or row.cancelled.is_set():
-                row.state = None
-                continue
-            if not self._next(row):
-                keep.append(row)
-        self._rows = keep
-
-
-def token_log_likelihoods(model: Any, token_ids: Sequence[int]) -> np.ndarray:
-    """Log-probability of each token after the first under an ``og.Model`` (from its full-prompt logits).
-
-    Used to check an export's quality (perplexity of held-out text) against the folder it came from.
-    """
-    import onnxruntime_genai as og
-
     if len(token_ids) < 2:
         raise ValueError("scoring needs at least two tokens")
-    params = og.GeneratorParams(model)
-    params.set_search_options(max_length=len(token_ids) + 1, batch_size=1)
-    generator = og.Generator(model, params)
-    generator.append_tokens(np.asarray([list(token_ids)], dtype=np.int32))
-    logits = np.asarray(generator.get_output("logits"), dtype=np.float64).reshape(len(token_ids), -1)[:-1]
+    logits, _ = session.run([list(token_ids)], [[1] * len(token_ids)], session.empty(1))
+    logits = np.asarray(logits, dtype=np.float64).reshape(len(token_ids), -1)[:-1]
     logits -= logits.max(axis=-1, keepdims=True)
     log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
     return log_probs[np.arange(len(token_ids) - 1), np.asarray(token_ids[1:])]
