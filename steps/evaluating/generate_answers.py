@@ -1,20 +1,36 @@
 """Step: every model version answers the test split in each arm (and its author perplexity is measured meanwhile)."""
 
 import time
-from contextlib import nullcontext
 from typing import Annotated
 
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
 from llm_engineering.configs.evaluating import EvaluatingConfig
-from llm_engineering.model.evaluation.answer import answer_samples, retrieve_served_contexts
-from llm_engineering.model.evaluation.plan import plan_evaluation
+from llm_engineering.model.evaluation.answer import ServedContexts, answer_samples, retrieve_served_contexts
+from llm_engineering.model.evaluation.plan import EvaluationPlan, plan_evaluation
 from llm_engineering.model.evaluation.results import EvaluationAnswers
 from llm_engineering.model.registry import ModelRegistry
-from llm_engineering.settings import get_settings
+from llm_engineering.settings import Settings, get_settings
 
 logger = get_logger(__name__)
+
+
+def _served_contexts(plan: EvaluationPlan, *, k: int, settings: Settings) -> ServedContexts:
+    """The API's retrieval, built as serving builds it (its self-query endpoint and reranker when it has them)."""
+    from llm_engineering.application.rag.rerank import CrossEncoderReranker
+    from llm_engineering.infrastructure.embeddings import build_embedder
+    from llm_engineering.infrastructure.llm import build_endpoint_client
+    from llm_engineering.infrastructure.vector_stores import build_vector_store
+
+    llm = (
+        build_endpoint_client(settings, default_max_tokens=200, temperature=0.0) if settings.rag_llm else None
+    )
+    reranker = CrossEncoderReranker(settings.rerank_model_id) if settings.rerank_model_id else None
+    with build_vector_store(settings) as store:
+        return retrieve_served_contexts(
+            plan, store=store, embedder=build_embedder(settings), k=k, llm=llm, reranker=reranker
+        )
 
 
 @step(enable_cache=False)  # reads the live registry: "the newest SFT version" changes between runs
@@ -27,9 +43,6 @@ def generate_answers(config: EvaluatingConfig) -> Annotated[EvaluationAnswers, "
     Returns:
         Each version's answers per arm (kept for reading side by side) and author perplexity.
     """
-    from llm_engineering.infrastructure.embeddings import build_embedder
-    from llm_engineering.infrastructure.vector_stores import build_vector_store
-
     settings = get_settings()
     plan = plan_evaluation(
         config,
@@ -38,12 +51,9 @@ def generate_answers(config: EvaluatingConfig) -> Annotated[EvaluationAnswers, "
         judge_configured=bool(settings.openai_base_url),
     )
     started = time.perf_counter()
-    contexts = None
-    with build_vector_store(settings) if "served" in config.arms else nullcontext() as store:
-        if store is not None:
-            contexts = retrieve_served_contexts(
-                plan, store=store, embedder=build_embedder(settings), k=config.context.k
-            )
+    contexts = (
+        _served_contexts(plan, k=config.context.k, settings=settings) if "served" in config.arms else None
+    )
     retrieval_seconds = time.perf_counter() - started
     answers = answer_samples(
         plan,
