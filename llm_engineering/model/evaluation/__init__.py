@@ -15,6 +15,7 @@ Every score has a bootstrap 95% interval (:mod:`.intervals`). :mod:`.plan` check
 (and that the test documents are held out from every evaluated version's training data),
 :mod:`.answer` has each version answer in the served and bare arms, :mod:`.score` scores;
 :mod:`.promotion` decides which version becomes production (guarded by loop rate and style
-distance against the base model); :mod:`.report` prints the table (:func:`~.report.format_table`), renders the HTML
+distance against the base model); :mod:`.tuning` chooses the decoding defaults on the dev
+split (``bench/decoding.py``); :mod:`.report` prints the table (:func:`~.report.format_table`), renders the HTML
 report and saves the JSON. Nothing here imports ZenML.
 """
