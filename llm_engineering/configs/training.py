@@ -94,7 +94,9 @@ class VoiceSettings(_StageSettings):
     split, before SFT (TRL ``SFTConfig`` on plain text)."""
 
     enabled: bool = False
-    """Run the voice stage; SFT then starts from its model instead of the base."""
+    """Run the voice stage; SFT then starts from its model instead of the base. Off by default:
+    12 steps on one handbook author's articles lowered both authors' held-out perplexity alike
+    (x0.95, LoRA and all weights) and made one greedy answer of three loop (``bench.voice``)."""
     full_parameters: bool = False
     """Train every weight instead of a LoRA adapter (135M parameters fit on this CPU: ~1.6 GB more)."""
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 5e-4
