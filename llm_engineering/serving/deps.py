@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from llm_engineering.model.chat import CONTEXT_PASSAGES
 from llm_engineering.model.decoding import Decoding
 from llm_engineering.serving.backends import ECHO_MODEL_ID, TWIN_MODEL_ID, Backend, EchoBackend
 from llm_engineering.serving.control import PipelineRuns
@@ -37,7 +38,7 @@ class ServingOptions:
         max_body_bytes: largest request body (413 above).
         max_prompt_chars: largest total length of a request's messages (400 above).
         max_tokens_limit: largest ``max_tokens`` accepted (400 above).
-        rag_k: chunks of context per chat answer.
+        rag_k: chunks of context per chat answer: the one context budget training and evaluation use.
         snapshot_check_seconds: how often the vector store is checked for new chunks.
         decoding: the server's default decoding; a request overrides only the fields it names.
             ``/rag``, ``/poe``, the chat page and ``twin-generate`` use the same defaults.
@@ -49,7 +50,7 @@ class ServingOptions:
     max_body_bytes: int = 1_000_000
     max_prompt_chars: int = 32_000
     max_tokens_limit: int = 2048
-    rag_k: int = 5
+    rag_k: int = CONTEXT_PASSAGES
     snapshot_check_seconds: float = 1.0
     decoding: Decoding = field(default_factory=Decoding)
     max_queue: int = 64
