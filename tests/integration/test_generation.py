@@ -126,3 +126,13 @@ def test_the_int4_export_of_the_real_model_answers_and_ends_its_turn(smollm2_dir
         assert answer.finish_reason == "stop"
         assert any(colour in answer.text.lower() for colour in ("red", "blue", "green", "yellow"))
         assert "".join(generator.stream(conversation, Decoding(max_new_tokens=40))).strip() == answer.text
+
+
+def test_registration_exports_once_and_a_failed_export_is_not_fatal(
+    tiny_model_dir: Path, tmp_path, caplog
+) -> None:
+    from llm_engineering.model.training.publish import export_for_cpu
+
+    assert export_for_cpu(tiny_model_dir, precision="fp32") == onnx_folder(tiny_model_dir, "fp32")
+    assert export_for_cpu(tmp_path / "no-model") is None
+    assert "no ONNX export of" in caplog.text and "exported when first loaded" in caplog.text
