@@ -182,27 +182,24 @@ def test_tables_show_each_row_and_ratio():
     assert ratios[2].split() == ["Maxime", "Labonne", "0.800", "0.850"]
 
 
-def test_scores_attribute_each_authors_words_and_count_loops():
-    import random
+def test_scores_use_the_rows_own_authors_classifier_and_count_loops():
+    """The demo's two authors as tiny real inputs: articles train, posts are the answers."""
+    from llm_engineering.settings import PROJECT_ROOT
 
-    stems = {
-        "Maxime Labonne": ["quant", "merge", "tensor", "layer"],
-        "Paul Iusztin": ["pipe", "stream", "feat", "lesson"],
-    }
-    vocab = {
-        a: [f"{stem}{suffix}" for stem in s for suffix in ("s", "ed", "ing", "er", "ly", "ion")]
-        for a, s in stems.items()
-    }
-
-    def text(author: str, n: int, seed: int) -> str:
-        rng = random.Random(seed)
-        return " ".join(rng.choice(vocab[author]) for _ in range(n))  # random: no 4-gram three times
-
-    training = {a: [text(a, 400, seed) for seed in range(4)] for a in vocab}
-    rows = [
-        Row("twin", "Maxime Labonne", "bare", [text("Maxime Labonne", 60, 9), text("Paul Iusztin", 60, 3)]),
-        Row("base", "Paul Iusztin", "bare", [text("Paul Iusztin", 60, 5), "the cat sat on the mat " * 5]),
+    demo = PROJECT_ROOT / "data" / "demo"
+    maya = [p.read_text(encoding="utf-8") for p in sorted((demo / "articles").glob("*.md"))]
+    theo = [
+        p.read_text(encoding="utf-8") for p in sorted((demo / "theo-castellanos" / "articles").glob("*.md"))
     ]
-    score_rows(rows, training_texts=training)
-    assert (rows[0].own_share, rows[0].loop_rate) == (0.5, 0.0)
-    assert (rows[1].own_share, rows[1].loop_rate) == (0.5, 0.5)  # a loop is never the author's
+    maya_post = " ".join(p.read_text(encoding="utf-8") for p in sorted((demo / "posts").glob("*.md")))
+    theo_post = " ".join(
+        p.read_text(encoding="utf-8") for p in sorted((demo / "theo-castellanos" / "posts").glob("*.md"))
+    )
+    loop = "the model did not know how to split a paragraph. " * 6
+    rows = [
+        Row("twin", "Maya Lindqvist", "bare", [maya_post, theo_post]),
+        Row("base", "Theo Castellanos", "bare", [maya_post, theo_post, loop, loop]),
+    ]
+    score_rows(rows, training_texts={"Maya Lindqvist": maya, "Theo Castellanos": theo})
+    assert (rows[0].own_share, rows[0].loop_rate) == (0.5, 0.0)  # Maya's posts are hers, Theo's not
+    assert (rows[1].own_share, rows[1].loop_rate) == (0.25, 0.5)  # ... and the other way round; loops never
