@@ -103,7 +103,9 @@ def fmt(value: float | None, interval: tuple[float, float] | None) -> str:
     help="Build the state first (when it has no dataset): the offline demo, or the handbook corpus.",
 )
 @click.option(
-    "--author", default=None, help="Whose twin (default: the trained twin's author, else the dev documents' author)."
+    "--author",
+    default=None,
+    help="Whose twin (default: the trained twin's author, else the dev documents' author).",
 )
 @click.option(
     "--samples", type=click.IntRange(1, 200), default=12, show_default=True, help="Validation samples."
