@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from llm_engineering.model.decoding import Decoding
 from llm_engineering.model.evaluation.tuning import GRID, GridRow, choose_decoding, grid_decodings
 
 
@@ -43,8 +42,13 @@ def test_ties_go_to_the_point_listed_first():
         choose_decoding([])
 
 
-def test_the_grid_is_valid_decodings_and_starts_with_todays_greedy():
+def test_the_grid_is_valid_decodings_and_starts_with_plain_greedy_whatever_the_defaults():
     decodings = grid_decodings(max_new_tokens=64)
-    assert len(decodings) == len(GRID) and decodings[0] == ("greedy", Decoding(max_new_tokens=64, seed=0))
+    label, greedy = decodings[0]
+    assert len(decodings) == len(GRID) and label == "greedy"
+    assert greedy.greedy and not greedy.penalised and greedy.top_p == 1.0
+    # a point names only what it changes: the rest is off, not Decoding's (grid-chosen) defaults
+    rep = dict(decodings)["greedy rep1.1"]
+    assert rep.greedy and rep.repetition_penalty == 1.1 and rep.no_repeat_ngram_size == 0
     assert any(d.temperature > 0 for _, d in decodings) and any(d.no_repeat_ngram_size for _, d in decodings)
     assert any(d.frequency_penalty and d.presence_penalty for _, d in decodings)
