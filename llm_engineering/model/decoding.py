@@ -43,8 +43,8 @@ class Decoding(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_new_tokens: Annotated[int, Field(ge=1, le=8192)] = 256
-    temperature: Annotated[float, Field(ge=0, le=2)] = 0.7
-    top_p: Annotated[float, Field(gt=0, le=1)] = 0.9
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
+    top_p: Annotated[float, Field(gt=0, le=1)] = 1.0
     repetition_penalty: Annotated[float, Field(ge=1, le=3)] = 1.1
     no_repeat_ngram_size: Annotated[int, Field(ge=0, le=16)] = 4
     frequency_penalty: Annotated[float, Field(ge=-2, le=2)] = 0.0
