@@ -87,7 +87,8 @@ def greedy_loops(
 
     with load_generator(folder, runtime="transformers") as generator:
         answers = generator.generate(
-            [build_messages(q, author=author) for q in questions], Decoding(max_new_tokens=max_new_tokens)
+            [build_messages(q, author=author) for q in questions],
+            Decoding.plain(max_new_tokens=max_new_tokens),
         )
     texts = [a.text for a in answers]
     return loop_rate(texts), texts[0] if texts else ""

@@ -52,6 +52,20 @@ class Decoding(BaseModel):
     seed: int | None = None
     stop: tuple[str, ...] = ()
 
+    @classmethod
+    def plain(cls, **given: object) -> Decoding:
+        """Greedy with every rule off (argmax of the raw logits), plus what ``given`` names:
+        the reference the served defaults are measured against."""
+        off = {
+            "temperature": 0.0,
+            "top_p": 1.0,
+            "repetition_penalty": 1.0,
+            "no_repeat_ngram_size": 0,
+            "frequency_penalty": 0.0,
+            "presence_penalty": 0.0,
+        }
+        return cls(**{**off, **given})
+
     @property
     def greedy(self) -> bool:
         return self.temperature <= 0

@@ -281,7 +281,9 @@ def generate_answers(
     """Answer with an already loaded transformers model (prefer ``load_generator(...).generate``)."""
     generator = _wrap(model, tokenizer)
     try:
-        decoding = Decoding(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
+        decoding = Decoding.plain(
+            max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed
+        )
         return generator.generate(conversations, decoding, batch_size=batch_size)
     finally:
         generator.close()

@@ -40,7 +40,7 @@ def generators(tiny_model_dir: Path) -> Iterator[dict[str, TextGenerator]]:
 
 @pytest.mark.parametrize("runtime", ["transformers", "onnx"])
 @pytest.mark.parametrize(
-    "decoding", [Decoding(max_new_tokens=8), SAMPLED, PENALISED], ids=["greedy", "sampled", "penalised"]
+    "decoding", [Decoding.plain(max_new_tokens=8), SAMPLED, PENALISED], ids=["greedy", "sampled", "penalised"]
 )
 def test_an_answer_does_not_depend_on_its_batch(generators, runtime: str, decoding: Decoding) -> None:
     generator = generators[runtime]
@@ -57,7 +57,7 @@ def test_an_answer_does_not_depend_on_its_batch(generators, runtime: str, decodi
 
 
 def test_both_runtimes_apply_the_same_decoding_rules(generators) -> None:
-    for decoding in (Decoding(max_new_tokens=12), SAMPLED, PENALISED):
+    for decoding in (Decoding.plain(max_new_tokens=12), Decoding(max_new_tokens=12), SAMPLED, PENALISED):
         onnx = generators["onnx"].generate(CONVERSATIONS, decoding)
         torch = generators["transformers"].generate(CONVERSATIONS, decoding)
         assert [a.token_ids for a in onnx] == [a.token_ids for a in torch], decoding
@@ -66,7 +66,7 @@ def test_both_runtimes_apply_the_same_decoding_rules(generators) -> None:
 @pytest.mark.parametrize("runtime", ["transformers", "onnx"])
 def test_penalties_change_the_answer_and_hold(generators, runtime: str) -> None:
     generator = generators[runtime]
-    plain = generator.generate(CONVERSATIONS, Decoding(max_new_tokens=16))
+    plain = generator.generate(CONVERSATIONS, Decoding.plain(max_new_tokens=16))
     penalised = generator.generate(CONVERSATIONS, PENALISED)
     assert [a.token_ids for a in plain] != [a.token_ids for a in penalised]
     for answer in penalised:

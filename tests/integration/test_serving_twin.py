@@ -71,7 +71,7 @@ def test_the_scheduler_decodes_batches_joined_mid_answer_exactly_like_generate(t
     try:
         for i, conversation in enumerate(conversations):
             ids = tokenizer(render_prompt(tokenizer, conversation), add_special_tokens=False)["input_ids"]
-            scheduler.submit(ids, decoding=Decoding(max_new_tokens=16), emit=collector(i))
+            scheduler.submit(ids, decoding=Decoding.plain(max_new_tokens=16), emit=collector(i))
             time.sleep(0.01)  # later requests join a batch that is already decoding
         assert all(event.wait(60) for event in done)
     finally:

@@ -11,20 +11,20 @@ from llm_engineering.model.decoding import Decoding, banned_ngram_tokens, draw, 
 LOGITS = np.array([2.0, -1.0, 0.5, 3.0, 0.0], dtype=np.float32)
 
 
-def test_defaults_are_greedy_and_unpenalised_and_leave_logits_alone() -> None:
-    decoding = Decoding()
+def test_plain_is_greedy_and_unpenalised_and_leaves_logits_alone() -> None:
+    decoding = Decoding.plain()
     assert decoding.greedy and not decoding.penalised
     out = penalise(LOGITS, prompt=[0, 1], answer=[3], decoding=decoding)
     assert np.array_equal(out, LOGITS) and out is not LOGITS
 
 
 def test_repetition_penalty_divides_positive_and_multiplies_negative_logits_of_seen_tokens() -> None:
-    out = penalise(LOGITS, prompt=[1], answer=[0], decoding=Decoding(repetition_penalty=2.0))
+    out = penalise(LOGITS, prompt=[1], answer=[0], decoding=Decoding.plain(repetition_penalty=2.0))
     assert out.tolist() == [1.0, -2.0, 0.5, 3.0, 0.0]  # tokens 0 (answer) and 1 (prompt) only
 
 
 def test_frequency_and_presence_penalties_count_the_answer_only() -> None:
-    decoding = Decoding(frequency_penalty=0.5, presence_penalty=1.0)
+    decoding = Decoding.plain(frequency_penalty=0.5, presence_penalty=1.0)
     out = penalise(LOGITS, prompt=[2, 2, 2], answer=[3, 3, 0], decoding=decoding)
     assert out.tolist() == pytest.approx([2.0 - 0.5 - 1.0, -1.0, 0.5, 3.0 - 1.0 - 1.0, 0.0])
 
@@ -33,15 +33,21 @@ def test_no_repeat_ngram_bans_the_token_that_would_repeat_an_ngram() -> None:
     assert banned_ngram_tokens([1, 2, 3, 1, 2], 3) == {3}
     assert banned_ngram_tokens([1, 2, 3, 1], 3) == set()
     assert banned_ngram_tokens([4, 4], 1) == {4}
-    out = penalise(LOGITS, prompt=[], answer=[3, 0, 3], decoding=Decoding(no_repeat_ngram_size=2))
+    out = penalise(LOGITS, prompt=[], answer=[3, 0, 3], decoding=Decoding.plain(no_repeat_ngram_size=2))
     assert out[0] == -np.inf and np.isfinite(np.delete(out, 0)).all()
 
 
 def test_a_penalty_changes_the_greedy_choice() -> None:
     rng = np.random.default_rng(0)
-    assert next_token(LOGITS, prompt=[], answer=[3], decoding=Decoding(), rng=rng) == 3
-    assert next_token(LOGITS, prompt=[], answer=[3], decoding=Decoding(repetition_penalty=2.0), rng=rng) == 0
-    assert next_token(LOGITS, prompt=[], answer=[3], decoding=Decoding(no_repeat_ngram_size=1), rng=rng) == 0
+    assert next_token(LOGITS, prompt=[], answer=[3], decoding=Decoding.plain(), rng=rng) == 3
+    assert (
+        next_token(LOGITS, prompt=[], answer=[3], decoding=Decoding.plain(repetition_penalty=2.0), rng=rng)
+        == 0
+    )
+    assert (
+        next_token(LOGITS, prompt=[], answer=[3], decoding=Decoding.plain(no_repeat_ngram_size=1), rng=rng)
+        == 0
+    )
 
 
 def test_top_p_draws_only_from_the_nucleus_and_a_seed_repeats_the_draws() -> None:

@@ -51,23 +51,13 @@ CRITERIA: tuple[tuple[str, str], ...] = (
 """What ranks the points that do not loop more than the least looping one."""
 
 
-NEUTRAL: dict[str, float] = {
-    "temperature": 0.0,
-    "top_p": 1.0,
-    "repetition_penalty": 1.0,
-    "no_repeat_ngram_size": 0,
-    "frequency_penalty": 0.0,
-    "presence_penalty": 0.0,
-}
-"""What a grid point does not name: greedy with every rule off, whatever :class:`Decoding`'s defaults
-are (the grid chooses those defaults, so it must not start from them)."""
-
-
 def grid_decodings(*, max_new_tokens: int, seed: int = 0, grid=GRID) -> list[tuple[str, Decoding]]:
-    """Each grid point as a :class:`Decoding` (sampling seeded, so a rerun gives the same answers)."""
+    """Each grid point as a :class:`Decoding` (sampling seeded, so a rerun gives the same answers).
+
+    A point names only what it changes; the rest is off (:meth:`Decoding.plain`), never
+    Decoding's defaults, which are what the grid chooses."""
     return [
-        (label, Decoding(max_new_tokens=max_new_tokens, seed=seed, **{**NEUTRAL, **values}))
-        for label, values in grid
+        (label, Decoding.plain(max_new_tokens=max_new_tokens, seed=seed, **values)) for label, values in grid
     ]
 
 
