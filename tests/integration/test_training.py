@@ -160,7 +160,7 @@ def test_self_play_has_the_sft_twin_write_rejected_answers(tiny_model_dir: Path,
     assert len(rows) == 3
     assert rows["chosen"] == original["chosen"][:3]  # the author's text stays chosen
     assert all(r != "It depends. There are many factors." for r in rows["rejected"])
-    assert "self-play" in versions[-1].datasets["preference"]
+    assert versions[-1].datasets["preference"] == str(regenerated)  # checked by the evaluation
     assert (tmp_path / "datasets" / "preference" / "LATEST").read_text().strip() == preference.name
 
 

@@ -137,7 +137,7 @@ def test_a_version_that_trained_on_a_test_document_stops_the_run_naming_it(tmp_p
     assert len(plan(tmp_path, "samples=3").checks) == 2  # both of r1-dpo's datasets checked
     register(
         registry, tmp_path, "r2-dpo", "dpo", "2026-01-03T00:00:00", author="Ada Byron",
-        datasets={"instruction": instruction.name, "preference": leaky.name},
+        datasets={"instruction": instruction.name, "preference": str(leaky)},  # self-play: a path
     )  # fmt: skip
     with pytest.raises(EvaluationInputError) as error:
         plan(tmp_path, "samples=3")

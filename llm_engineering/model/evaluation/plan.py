@@ -167,7 +167,7 @@ def check_held_out(
     checks: list[str] = []
     for version in versions:
         for kind, name in sorted(version.datasets.items()):
-            folder = Path(datasets_root) / kind / name
+            folder = Path(name) if Path(name).is_absolute() else Path(datasets_root) / kind / name
             if not folder.is_dir():
                 checks.append(f"{version.name}: {kind} dataset {name} not on disk; its documents not checked")
                 continue

@@ -45,7 +45,7 @@ def register_run(
     )
     datasets = plan.dataset_versions()
     if preference is not None:
-        datasets["preference"] = f"{preference.name} (self-play, {preference})"
+        datasets["preference"] = str(preference)  # self-play rows live in the run folder
     versions = []
     for result in results:
         stage_datasets = datasets if result.stage == "dpo" else {"instruction": datasets["instruction"]}
