@@ -1,7 +1,9 @@
 """Raw documents of the warehouse: a user and the writing crawled for them.
 
 Ids are string UUIDs (``uuid.UUID`` values round-trip as bytes through some MongoDB
-wire servers). A document maps to a MongoDB record with ``_id`` and its other fields
+wire servers). A crawled document's id is derived from its collection and link (UUID5), so
+the same writing gets the same id on every install: the dataset split, keyed on document ids,
+puts the same documents on the held-out side wherever the project runs. A document maps to a MongoDB record with ``_id`` and its other fields
 as they are, the same shape as the handbook's JSON export.
 """
 
@@ -12,7 +14,7 @@ import json
 import uuid
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llm_engineering.domain.types import DataCategory
 
@@ -20,6 +22,11 @@ from llm_engineering.domain.types import DataCategory
 def new_id() -> str:
     """A fresh random document id."""
     return str(uuid.uuid4())
+
+
+def link_id(collection: str, link: str) -> str:
+    """The id of the document crawled from ``link`` into ``collection``: a UUID5, stable across installs."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{collection}:{link}"))
 
 
 class Document(BaseModel):
@@ -93,6 +100,13 @@ class ContentDocument(Document):
     author_id: str
     author_full_name: str
     link: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _id_from_link(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "_id" not in data and "id" not in data and data.get("link"):
+            return {**data, "_id": link_id(cls.collection, str(data["link"]))}
+        return data
 
     @property
     def content_hash(self) -> str:
