@@ -18,7 +18,7 @@ def test_the_demo_goes_from_files_to_both_datasets_and_a_rerun_redoes_nothing(pr
     assert first.exit_code == 0, first.output
     # Two demo authors: Maya (9 articles, 4 posts) and Theo (6 articles, 3 posts).
     assert "crawl_links: crawled 13 links" in first.output and "13 stored" in first.output
-    assert "crawl_links: crawled 9 links" in first.output and "9 stored" in first.output
+    assert "crawl_links_2: crawled 9 links" in first.output and "9 stored" in first.output
     assert "clean_documents: 22 documents" in first.output and "22 new" in first.output
     assert project_env.count(ArticleDocument) == 15 and project_env.count(PostDocument) == 7
 
@@ -28,8 +28,8 @@ def test_the_demo_goes_from_files_to_both_datasets_and_a_rerun_redoes_nothing(pr
             folder = Path(line.split("saved to ", 1)[1].strip())
             saved[folder.parent.name] = load_from_disk(str(folder))
     assert set(saved) == {"instruction", "preference"}
-    assert saved["instruction"]["train"].column_names == ["instruction", "output"]
-    assert saved["preference"]["train"].column_names == ["prompt", "chosen", "rejected"]
+    assert saved["instruction"]["train"].column_names == ["instruction", "output", "document_id", "context"]
+    assert saved["preference"]["train"].column_names == ["prompt", "chosen", "rejected", "document_id", "context"]
     assert saved["instruction"]["train"].num_rows > 0 and saved["instruction"]["test"].num_rows > 0
     # The twin learns the author's own words: every answer is a passage of her demo writing.
     demo_text = " ".join(p.read_text() for p in Path("data/demo").rglob("*.md"))
