@@ -29,7 +29,13 @@ def test_the_demo_goes_from_files_to_both_datasets_and_a_rerun_redoes_nothing(pr
             saved[folder.parent.name] = load_from_disk(str(folder))
     assert set(saved) == {"instruction", "preference"}
     assert saved["instruction"]["train"].column_names == ["instruction", "output", "document_id", "context"]
-    assert saved["preference"]["train"].column_names == ["prompt", "chosen", "rejected", "document_id", "context"]
+    assert saved["preference"]["train"].column_names == [
+        "prompt",
+        "chosen",
+        "rejected",
+        "document_id",
+        "context",
+    ]
     assert saved["instruction"]["train"].num_rows > 0 and saved["instruction"]["test"].num_rows > 0
     # The twin learns the author's own words: every answer is a passage of her demo writing.
     demo_text = " ".join(p.read_text() for p in Path("data/demo").rglob("*.md"))

@@ -131,7 +131,9 @@ def test_llm_pairs_are_validated_and_a_malformed_or_slow_answer_costs_only_its_e
     built = build.build_dataset(filtered, split=config.split, output=config.output, root=tmp_path, title="t")
     loaded = load_from_disk(str(built.path))
     assert loaded["train"].column_names == ["instruction", "output", "document_id", "context"]
-    assert len(loaded["train"]) + len(loaded["validation"]) + len(loaded["test"]) == len(filtered.samples) == 12
+    assert (
+        len(loaded["train"]) + len(loaded["validation"]) + len(loaded["test"]) == len(filtered.samples) == 12
+    )
 
 
 def test_preference_with_llm_pairs_keeps_only_verbatim_answers_and_asks_for_generic_rejected(
