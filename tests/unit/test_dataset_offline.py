@@ -64,7 +64,11 @@ def test_instructions_come_from_title_heading_phrases_and_first_sentence(extract
     writer = OfflineInstructionWriter(extract_report.extracts, instructions_per_extract=4)
     instructions = [i for position in range(len(writer.extracts)) for i in writer.instructions(position)]
 
-    assert 'What is your article "Chunking Is a Product Decision" about?' in instructions  # the title
+    # the title, in one of two templates picked by the extract's id (which follows the checkout's path)
+    assert {
+        'What is your article "Chunking Is a Product Decision" about?',
+        'Why did you write "Chunking Is a Product Decision"?',
+    } & set(instructions)
     assert any('"The experiment that changed your mind"' in i for i in instructions)  # a heading
     assert "Tell me about the time you shipped a new ranking model at 4 pm on a Friday." in instructions
     assert 'In "LoRA on a Laptop", what do you say about accumulation steps?' in instructions  # a key phrase
