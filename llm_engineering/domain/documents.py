@@ -1,8 +1,9 @@
 """Raw documents of the warehouse: a user and the writing crawled for them.
 
 Ids are string UUIDs (``uuid.UUID`` values round-trip as bytes through some MongoDB
-wire servers). A crawled document's id is derived from its collection and link (UUID5), so
-the same writing gets the same id on every install: the dataset split, keyed on document ids,
+wire servers). A crawled document's id is derived from its collection and link (UUID5; a
+``file://`` link under the working directory counts by its relative path), so the same writing
+gets the same id on every install and in every clone: the dataset split, keyed on document ids,
 puts the same documents on the held-out side wherever the project runs. A document maps to a MongoDB record with ``_id`` and its other fields
 as they are, the same shape as the handbook's JSON export.
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,8 +28,18 @@ def new_id() -> str:
 
 
 def link_id(collection: str, link: str) -> str:
-    """The id of the document crawled from ``link`` into ``collection``: a UUID5, stable across installs."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{collection}:{link}"))
+    """The id of the document crawled from ``link`` into ``collection``: a UUID5, stable across installs.
+
+    A ``file://`` link under the working directory (the project's shipped files) is keyed by its
+    path relative to it, so two clones of the project give their demo documents the same ids.
+    """
+    key = link
+    if link.startswith("file://"):
+        path = PurePosixPath(unquote(urlsplit(link).path))
+        cwd = PurePosixPath(Path.cwd().as_posix())
+        if path.is_relative_to(cwd):
+            key = f"file:{path.relative_to(cwd)}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{collection}:{key}"))
 
 
 class Document(BaseModel):
