@@ -74,7 +74,9 @@ class _StageSettings(StrictModel):
 
     def trainer_kwargs(self) -> dict[str, Any]:
         """The TRL config arguments of these settings (everything but the adapter and the row limit)."""
-        return self.model_dump(exclude={"lora", "max_train_samples", "enabled", "full_parameters"})
+        return self.model_dump(
+            exclude={"lora", "max_train_samples", "max_answer_tokens", "enabled", "full_parameters"}
+        )
 
 
 class SFTSettings(_StageSettings):
@@ -87,6 +89,10 @@ class SFTSettings(_StageSettings):
     were only 3% padding; it pays for short, uneven samples and with flash attention on GPUs."""
     packing_strategy: Literal["bfd", "bfd_split", "wrapped"] = "bfd"
     """TRL's packing strategy."""
+    max_answer_tokens: Annotated[int | None, Field(ge=8)] = 160
+    """The longest trained answer in tokens, cut at a paragraph or sentence end (the end of turn
+    follows): a budget well under the served limit (256 tokens in evaluation), so the twin learns
+    answers that end. None: only ``max_length`` bounds the answer."""
 
 
 class VoiceSettings(_StageSettings):
@@ -116,6 +122,8 @@ class DPOSettings(_StageSettings):
     """Strength of the pull towards the reference (the SFT twin): lower lets the policy move further."""
     loss_type: Literal["sigmoid", "hinge", "ipo", "robust"] = "sigmoid"
     """DPO loss variant."""
+    max_answer_tokens: Annotated[int | None, Field(ge=8)] = 160
+    """The longest ``chosen`` or ``rejected`` answer in tokens (as SFT's)."""
 
 
 class DatasetSelection(StrictModel):

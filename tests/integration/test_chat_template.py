@@ -112,3 +112,20 @@ def test_a_row_cut_to_max_length_ends_with_the_end_of_turn_token(smollm2_dir: Pa
         assert len(ids) <= 256
         trained = [t for t, label in zip(ids, row["labels"], strict=True) if label != -100]
         assert end_of_turn in trained[-2:]  # the answer's turn ends inside the trained tokens
+
+
+def test_the_answer_budget_cuts_an_answer_that_fits_max_length_at_a_sentence_end(smollm2_dir: Path) -> None:
+    tokenizer = load_tokenizer(smollm2_dir)
+    answer = " ".join(f"Point {i} is about rerunning a pipeline safely." for i in range(12))
+    dataset = Dataset.from_dict({"instruction": [QUESTION], "output": [answer], "context": [[]]})
+    whole, whole_report = sft_rows(dataset, author=AUTHOR, tokenizer=tokenizer, max_length=1024)
+    assert whole[0]["completion"][0]["content"] == answer and whole_report.cut == 0
+    rows, report = sft_rows(
+        dataset, author=AUTHOR, tokenizer=tokenizer, max_length=1024, max_answer_tokens=40
+    )
+    cut = rows[0]["completion"][0]["content"]
+    assert report.cut == 1 and answer.startswith(cut) and cut.endswith("safely.")
+    assert (
+        len(tokenizer(cut, add_special_tokens=False)["input_ids"]) <= 40 < len(tokenizer(answer)["input_ids"])
+    )
+    assert SFTSettings().max_answer_tokens == 160  # the default budget, under evaluation's 256-token limit

@@ -11,12 +11,14 @@ system prompt and the prompt serving builds:
 
 
 TRL truncates a tokenized row that is too long at its end: the answer then loses its
-``<|im_end|>`` and the twin never learns to stop. Here a row is fitted before TRL sees it:
+``<|im_end|>`` and the twin never learns to stop. Here a row is fitted before TRL sees it, to
+``max_length`` tokens in all and at most ``max_answer_tokens`` for the answer (an answer budget
+under the served token limit, so the twin learns answers that end well before it):
 
 1. passages of its prompt are dropped, the lowest-ranked first, while the prompt alone leaves
    less than ``min_answer_tokens`` for the answer (serving drops them the same way);
 2. the answer (each of ``chosen`` and ``rejected`` for DPO) is cut to its longest prefix of
-   whole paragraphs, then whole sentences, whose rendered row fits; the end-of-turn token
+   whole paragraphs, then whole sentences, whose rendered row and answer fit; the end-of-turn token
    follows it as in any other row;
 3. an answer whose first sentence alone does not fit is cut after whole words; a row whose
    prompt leaves no room for one word is dropped (counted).
@@ -87,13 +89,24 @@ class RowFitter:
     Args:
         tokenizer: the model's tokenizer (with the twin's chat template).
         max_length: the stage's ``max_length``.
+        max_answer_tokens: the longest answer in tokens; None: only ``max_length`` bounds it.
         min_answer_tokens: room the prompt must leave for the answer before passages are dropped.
     """
 
-    def __init__(self, tokenizer: Any, *, max_length: int, min_answer_tokens: int = 96) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        *,
+        max_length: int,
+        max_answer_tokens: int | None = None,
+        min_answer_tokens: int = 96,
+    ) -> None:
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self.max_answer_tokens = max_answer_tokens
         self.min_answer_tokens = min_answer_tokens
+        if max_answer_tokens is not None:
+            self.min_answer_tokens = min(min_answer_tokens, max_answer_tokens)
 
     def _tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -104,6 +117,11 @@ class RowFitter:
 
     def _prompt_tokens(self, prompt: list[dict[str, str]]) -> int:
         return self._tokens(render_prompt(self.tokenizer, prompt))
+
+    def _fits(self, prompt: list[dict[str, str]], answer: str) -> bool:
+        if self.max_answer_tokens is not None and self._tokens(answer) > self.max_answer_tokens:
+            return False
+        return self._row_tokens(prompt, answer) <= self.max_length
 
     def fit_prompt(
         self, instruction: str, *, author: str | None, context: list[str]
@@ -118,7 +136,7 @@ class RowFitter:
     def fit_answer(self, prompt: list[dict[str, str]], answer: str) -> tuple[str | None, bool]:
         """The longest prefix of ``answer`` at a paragraph or sentence end whose row fits, whether it
         was cut; None when not even the first sentence fits."""
-        if self._row_tokens(prompt, answer) <= self.max_length:
+        if self._fits(prompt, answer):
             return answer, False
         best = self._longest_fitting(prompt, answer_prefixes(answer))
         if best is None:  # not one sentence fits: whole words, still closed by the end of the turn
@@ -130,7 +148,7 @@ class RowFitter:
         low, high, best = 0, len(prefixes) - 1, None
         while low <= high:  # binary search: token counts grow with the prefix
             middle = (low + high) // 2
-            if self._row_tokens(prompt, prefixes[middle]) <= self.max_length:
+            if self._fits(prompt, prefixes[middle]):
                 best, low = prefixes[middle], middle + 1
             else:
                 high = middle - 1
@@ -146,11 +164,17 @@ def _select(dataset: Any, limit: int | None) -> Any:
 
 
 def sft_rows(
-    dataset: Any, *, author: str | None, tokenizer: Any, max_length: int, limit: int | None = None
+    dataset: Any,
+    *,
+    author: str | None,
+    tokenizer: Any,
+    max_length: int,
+    max_answer_tokens: int | None = None,
+    limit: int | None = None,
 ) -> tuple[Any, FitReport]:
     """Instruction rows -> TRL conversational prompt/completion rows (with each row's passages),
-    fitted to ``max_length`` (rules in the module docstring)."""
-    fitter = RowFitter(tokenizer, max_length=max_length)
+    fitted to ``max_length`` and ``max_answer_tokens`` (rules in the module docstring)."""
+    fitter = RowFitter(tokenizer, max_length=max_length, max_answer_tokens=max_answer_tokens)
     rows = _select(dataset, limit)
     report = FitReport(rows=len(rows))
     fitted: list[dict[str, Any]] = []
@@ -167,11 +191,17 @@ def sft_rows(
 
 
 def dpo_rows(
-    dataset: Any, *, author: str | None, tokenizer: Any, max_length: int, limit: int | None = None
+    dataset: Any,
+    *,
+    author: str | None,
+    tokenizer: Any,
+    max_length: int,
+    max_answer_tokens: int | None = None,
+    limit: int | None = None,
 ) -> tuple[Any, FitReport]:
     """Preference rows -> TRL conversational preference rows (with each row's passages), fitted to
-    ``max_length``: ``chosen`` and ``rejected`` each cut to fit."""
-    fitter = RowFitter(tokenizer, max_length=max_length)
+    ``max_length`` and ``max_answer_tokens``: ``chosen`` and ``rejected`` each cut to fit."""
+    fitter = RowFitter(tokenizer, max_length=max_length, max_answer_tokens=max_answer_tokens)
     rows = _select(dataset, limit)
     report = FitReport(rows=len(rows))
     fitted: list[dict[str, Any]] = []

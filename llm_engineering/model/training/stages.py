@@ -76,6 +76,7 @@ def run_sft(
         author=plan.author,
         tokenizer=load_tokenizer(start_folder),
         max_length=settings.max_length,
+        max_answer_tokens=settings.max_answer_tokens,
         limit=settings.max_train_samples,
     )
     _check_rows(rows, fit, stage="sft", max_length=settings.max_length)
@@ -114,6 +115,7 @@ def run_dpo(
         author=plan.author,
         tokenizer=load_tokenizer(sft.merged),
         max_length=settings.max_length,
+        max_answer_tokens=settings.max_answer_tokens,
         limit=settings.max_train_samples,
     )
     _check_rows(rows, fit, stage="dpo", max_length=settings.max_length)
