@@ -131,10 +131,15 @@ class PromotionSettings(StrictModel):
     fallback_metric: str | None = "style_distance"
     """Decides when no version has a primary score (attribution needs a second author in the
     feature store); None: no fallback, production unchanged."""
-    arm: Literal["served", "bare"] = "served"
-    """The arm whose scores decide: ``served`` is what users get."""
+    arm: Literal["served", "bare"] = "bare"
+    """The arm whose primary scores decide. ``bare`` (no passages): what a version adds itself.
+    In the served arm retrieval lets any model quote the author, so its attribution cannot tell
+    a twin from the base model that copies passages (on the demo the base model's served answers,
+    assistant talk around quoted passages, were attributed as often as the twin's)."""
     guards: list[str] = Field(default_factory=lambda: ["loop_rate", "style_distance"])
     """A version worse than the base model on one of these beyond their 95% intervals is not promoted."""
+    guard_arm: Literal["served", "bare"] | None = None
+    """The arm the guards read; None: ``served`` (what users get) when it was answered, else ``arm``."""
     margin: Annotated[float, Field(ge=0)] = 0.0
     """How much better than production the winner must be, in the metric's own units (0: any
     strict improvement)."""
@@ -219,6 +224,8 @@ class EvaluatingConfig(StrictModel):
                     raise ValueError(f"promotion.{key} {metric!r} needs the judge, but judge.mode is 'off'")
             elif metric not in self.metrics:
                 raise ValueError(f"promotion.{key} {metric!r} is not among metrics {self.metrics}")
-        if promotion.arm not in self.arms:
-            raise ValueError(f"promotion.arm {promotion.arm!r} is not among arms {self.arms}")
+        for key in ("arm", "guard_arm"):
+            arm = getattr(promotion, key)
+            if arm is not None and arm not in self.arms:
+                raise ValueError(f"promotion.{key} {arm!r} is not among arms {self.arms}")
         return self

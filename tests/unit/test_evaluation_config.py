@@ -83,8 +83,10 @@ def test_the_primary_metric_must_be_computed():
             None,
             ["metrics=[rouge_l]", "promotion.primary_metric=rouge_l", "promotion.fallback_metric=null"],
         )
-    with pytest.raises(ConfigError, match="promotion.arm 'served' is not among arms"):
-        load_config(EvaluatingConfig, None, ["arms=[bare]"])
+    with pytest.raises(ConfigError, match="promotion.arm 'bare' is not among arms"):
+        load_config(EvaluatingConfig, None, ["arms=[served]"])
+    with pytest.raises(ConfigError, match="promotion.guard_arm 'served' is not among arms"):
+        load_config(EvaluatingConfig, None, ["arms=[bare]", "promotion.guard_arm=served"])
     # loop rate, ended rate and distinct-2 are always computed: they may decide without being listed
     config = load_config(
         EvaluatingConfig,

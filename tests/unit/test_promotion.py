@@ -167,3 +167,45 @@ def test_a_looping_twin_is_not_promoted_even_on_the_metric_training_minimises():
     decision = score_answers(answers, config=config, progress=False).promotion
     assert decision.winner == "base" and decision.guard == "loop_rate"
     assert "r1-sft stopped by the loop_rate guard" in decision.reason
+
+
+def test_the_bare_arm_decides_and_the_served_arm_guards():
+    from llm_engineering.configs import load_config
+    from llm_engineering.configs.evaluating import EvaluatingConfig
+    from llm_engineering.model.evaluation.results import EvaluationResults, VersionResult
+    from llm_engineering.model.evaluation.score import decide
+
+    def version(
+        name: str, stage: str, arm: str, attribution: float, loop: tuple[float, float]
+    ) -> VersionResult:
+        return VersionResult(
+            name=name,
+            stage=stage,
+            arm=arm,
+            scores={"attribution_rate": attribution, "loop_rate": sum(loop) / 2, "style_distance": 0.2},
+            intervals={"loop_rate": loop, "style_distance": (0.15, 0.25)},
+        )
+
+    def results(sft_served_loop: tuple[float, float]) -> EvaluationResults:
+        return EvaluationResults(
+            author="Ada Byron",
+            dataset="memory",
+            samples=[],
+            answers={},
+            metrics=["attribution_rate", "style_distance"],
+            primary_metric="attribution_rate",
+            primary_arm="bare",
+            versions=[
+                version("base", "base", "served", 0.9, (0.0, 0.0)),  # quotes the passages it is given
+                version("base", "base", "bare", 0.4, (0.0, 0.0)),
+                version("r1-sft", "sft", "served", 0.8, sft_served_loop),
+                version("r1-sft", "sft", "bare", 0.9, (0.0, 0.0)),
+            ],
+        )
+
+    config = load_config(EvaluatingConfig, None, [])
+    assert (config.promotion.arm, config.promotion.guard_arm) == ("bare", None)
+    decision = decide(results((0.0, 0.0)), config=config)
+    assert decision.promote and decision.winner == "r1-sft" and decision.winner_score == 0.9
+    looping = decide(results((0.4, 0.8)), config=config)  # loops only when served: the guard reads served
+    assert looping.winner == "base" and looping.guard == "loop_rate"

@@ -229,7 +229,8 @@ def score_answers(
 
 
 def decide(evaluation: EvaluationResults, *, config: EvaluatingConfig):
-    """Promotion on the primary metric of the primary arm (the fallback when no version has a primary score), guarded."""
+    """Promotion on the primary metric of the primary arm (the fallback when no version has a primary score),
+    guarded in the guard arm (served, what users get, when it was answered)."""
     settings = config.promotion
     metric = settings.primary_metric
     scores = evaluation.scores_of(metric)
@@ -241,12 +242,13 @@ def decide(evaluation: EvaluationResults, *, config: EvaluatingConfig):
         scores = evaluation.scores_of(metric)
         evaluation.primary_metric = metric
     base = next((v.name for v in evaluation.versions if v.stage == "base"), None)
+    guard_arm = settings.guard_arm or ("served" if "served" in evaluation.arms else settings.arm)
     return decide_promotion(
         scores,
         metric=metric,
         margin=settings.margin,
         production=evaluation.production,
-        guards={guard: evaluation.intervals_of(guard) for guard in settings.guards},
+        guards={guard: evaluation.intervals_of(guard, arm=guard_arm) for guard in settings.guards},
         baseline=base,
     )
 
