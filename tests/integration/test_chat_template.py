@@ -10,7 +10,7 @@ from datasets import Dataset
 
 from llm_engineering.configs.training import DPOSettings, SFTSettings
 from llm_engineering.model.chat import build_messages, render_prompt
-from llm_engineering.model.training.fit import dpo_rows, sft_rows
+from llm_engineering.model.training.fit import RowFitter, dpo_rows, sft_rows
 from llm_engineering.model.training.trainer import _trl_args, load_tokenizer
 
 pytestmark = pytest.mark.integration
@@ -47,8 +47,7 @@ def test_sft_dpo_evaluation_and_serving_read_the_same_prompt(model: str, request
         train_dataset=sft_rows(
             Dataset.from_dict({"instruction": [QUESTION], "output": [ANSWER], "context": [PASSAGES]}),
             author=AUTHOR,
-            tokenizer=tokenizer,
-            max_length=1024,
+            fitter=RowFitter(tokenizer, max_length=1024),
         )[0],
         processing_class=tokenizer,
         peft_config=peft,
@@ -69,8 +68,7 @@ def test_sft_dpo_evaluation_and_serving_read_the_same_prompt(model: str, request
                 {"prompt": [QUESTION], "chosen": [ANSWER], "rejected": ["It depends."], "context": [PASSAGES]}
             ),
             author=AUTHOR,
-            tokenizer=tokenizer,
-            max_length=1024,
+            fitter=RowFitter(tokenizer, max_length=1024),
         )[0],
         processing_class=tokenizer,
         peft_config=peft,
@@ -91,8 +89,7 @@ def test_a_row_cut_to_max_length_ends_with_the_end_of_turn_token(smollm2_dir: Pa
             {"instruction": [QUESTION, QUESTION], "output": [long_answer, ANSWER], "context": [PASSAGES, []]}
         ),
         author=AUTHOR,
-        tokenizer=tokenizer,
-        max_length=256,
+        fitter=RowFitter(tokenizer, max_length=256),
     )
     assert (report.rows, report.cut, report.dropped) == (2, 1, 0) and report.cut_share == 0.5
     cut = rows[0]["completion"][0]["content"]
@@ -118,10 +115,10 @@ def test_the_answer_budget_cuts_an_answer_that_fits_max_length_at_a_sentence_end
     tokenizer = load_tokenizer(smollm2_dir)
     answer = " ".join(f"Point {i} is about rerunning a pipeline safely." for i in range(12))
     dataset = Dataset.from_dict({"instruction": [QUESTION], "output": [answer], "context": [[]]})
-    whole, whole_report = sft_rows(dataset, author=AUTHOR, tokenizer=tokenizer, max_length=1024)
+    whole, whole_report = sft_rows(dataset, author=AUTHOR, fitter=RowFitter(tokenizer, max_length=1024))
     assert whole[0]["completion"][0]["content"] == answer and whole_report.cut == 0
     rows, report = sft_rows(
-        dataset, author=AUTHOR, tokenizer=tokenizer, max_length=1024, max_answer_tokens=40
+        dataset, author=AUTHOR, fitter=RowFitter(tokenizer, max_length=1024, max_answer_tokens=40)
     )
     cut = rows[0]["completion"][0]["content"]
     assert report.cut == 1 and answer.startswith(cut) and cut.endswith("safely.")

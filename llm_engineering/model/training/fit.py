@@ -159,69 +159,56 @@ def _context(row: dict[str, Any]) -> list[str]:
     return fit_context(row.get("context") or [])
 
 
-def _select(dataset: Any, limit: int | None) -> Any:
+def first_rows(dataset: Any, limit: int | None) -> Any:
+    """The first ``limit`` rows of ``dataset`` (all when None)."""
     return dataset if limit is None else dataset.select(range(min(limit, len(dataset))))
 
 
-def sft_rows(
-    dataset: Any,
-    *,
-    author: str | None,
-    tokenizer: Any,
-    max_length: int,
-    max_answer_tokens: int | None = None,
-    limit: int | None = None,
-) -> tuple[Any, FitReport]:
+def _fit_rows(
+    dataset: Any, *, question: str, answers: tuple[str, ...], author: str | None, fitter: RowFitter
+) -> tuple[list[tuple[list[dict[str, str]], list[str]]], FitReport]:
+    """Each row's fitted prompt (from column ``question`` and the row's passages) and fitted
+    ``answers`` columns; rows where an answer does not fit at all are counted as dropped."""
+    report = FitReport(rows=len(dataset))
+    fitted: list[tuple[list[dict[str, str]], list[str]]] = []
+    for row in dataset:
+        prompt, dropped_passages = fitter.fit_prompt(row[question], author=author, context=_context(row))
+        results = [fitter.fit_answer(prompt, row[column]) for column in answers]
+        report.passages_dropped += dropped_passages
+        texts = [text for text, _ in results if text is not None]
+        if len(texts) < len(answers):
+            report.dropped += 1
+            continue
+        report.cut += any(cut for _, cut in results)
+        fitted.append((prompt, texts))
+    return fitted, report
+
+
+def _assistant(text: str) -> list[dict[str, str]]:
+    return [{"role": "assistant", "content": text}]
+
+
+def sft_rows(dataset: Any, *, author: str | None, fitter: RowFitter) -> tuple[Any, FitReport]:
     """Instruction rows -> TRL conversational prompt/completion rows (with each row's passages),
-    fitted to ``max_length`` and ``max_answer_tokens`` (rules in the module docstring)."""
-    fitter = RowFitter(tokenizer, max_length=max_length, max_answer_tokens=max_answer_tokens)
-    rows = _select(dataset, limit)
-    report = FitReport(rows=len(rows))
-    fitted: list[dict[str, Any]] = []
-    for row in rows:
-        prompt, dropped_passages = fitter.fit_prompt(row["instruction"], author=author, context=_context(row))
-        answer, cut = fitter.fit_answer(prompt, row["output"])
-        report.passages_dropped += dropped_passages
-        if answer is None:
-            report.dropped += 1
-            continue
-        report.cut += cut
-        fitted.append({"prompt": prompt, "completion": [{"role": "assistant", "content": answer}]})
-    return _dataset(fitted, ("prompt", "completion")), report
+    fitted by ``fitter`` (rules in the module docstring)."""
+    fitted, report = _fit_rows(
+        dataset, question="instruction", answers=("output",), author=author, fitter=fitter
+    )
+    rows = [{"prompt": prompt, "completion": _assistant(answer)} for prompt, [answer] in fitted]
+    return _dataset(rows, ("prompt", "completion")), report
 
 
-def dpo_rows(
-    dataset: Any,
-    *,
-    author: str | None,
-    tokenizer: Any,
-    max_length: int,
-    max_answer_tokens: int | None = None,
-    limit: int | None = None,
-) -> tuple[Any, FitReport]:
-    """Preference rows -> TRL conversational preference rows (with each row's passages), fitted to
-    ``max_length`` and ``max_answer_tokens``: ``chosen`` and ``rejected`` each cut to fit."""
-    fitter = RowFitter(tokenizer, max_length=max_length, max_answer_tokens=max_answer_tokens)
-    rows = _select(dataset, limit)
-    report = FitReport(rows=len(rows))
-    fitted: list[dict[str, Any]] = []
-    for row in rows:
-        prompt, dropped_passages = fitter.fit_prompt(row["prompt"], author=author, context=_context(row))
-        chosen, cut_chosen = fitter.fit_answer(prompt, row["chosen"])
-        rejected, cut_rejected = fitter.fit_answer(prompt, row["rejected"])
-        report.passages_dropped += dropped_passages
-        if chosen is None or rejected is None:
-            report.dropped += 1
-            continue
-        report.cut += cut_chosen or cut_rejected
-        fitted.append(
-            {
-                "prompt": prompt,
-                "chosen": [{"role": "assistant", "content": chosen}],
-                "rejected": [{"role": "assistant", "content": rejected}],
-            }
-        )
-    return _dataset(fitted, ("prompt", "chosen", "rejected")), report
+def dpo_rows(dataset: Any, *, author: str | None, fitter: RowFitter) -> tuple[Any, FitReport]:
+    """Preference rows -> TRL conversational preference rows (with each row's passages), fitted by
+    ``fitter``: ``chosen`` and ``rejected`` each cut to fit."""
+    fitted, report = _fit_rows(
+        dataset, question="prompt", answers=("chosen", "rejected"), author=author, fitter=fitter
+    )
+    rows = [
+        {"prompt": prompt, "chosen": _assistant(chosen), "rejected": _assistant(rejected)}
+        for prompt, [chosen, rejected] in fitted
+    ]
+    return _dataset(rows, ("prompt", "chosen", "rejected")), report
 
 
 def voice_rows(dataset: Any, *, limit: int | None = None) -> Any:

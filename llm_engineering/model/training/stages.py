@@ -12,11 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from llm_engineering.application.datasets.storage import latest_dataset
-from llm_engineering.configs.training import TrainingConfig
+from llm_engineering.configs.training import DPOSettings, SFTSettings, TrainingConfig
 from llm_engineering.domain.dataset import DatasetType
 from llm_engineering.model.registry import ModelRegistry, ModelVersion
 from llm_engineering.model.training import data
-from llm_engineering.model.training.fit import FitReport, dpo_rows, sft_rows, voice_rows
+from llm_engineering.model.training.fit import (
+    FitReport,
+    RowFitter,
+    dpo_rows,
+    first_rows,
+    sft_rows,
+    voice_rows,
+)
 from llm_engineering.model.training.plan import TrainingPlan, plan_training
 from llm_engineering.model.training.publish import register_run
 from llm_engineering.model.training.self_play import regenerate_rejected
@@ -63,6 +70,10 @@ def run_voice(plan: TrainingPlan, *, callbacks: Sequence[Any] = ()) -> StageResu
     return _train(plan, "voice", model_folder=plan.base_folder, rows=rows, callbacks=callbacks)
 
 
+def _fitter(tokenizer: Any, settings: SFTSettings | DPOSettings) -> RowFitter:
+    return RowFitter(tokenizer, max_length=settings.max_length, max_answer_tokens=settings.max_answer_tokens)
+
+
 def run_sft(
     plan: TrainingPlan, *, voice: StageResult | None = None, callbacks: Sequence[Any] = ()
 ) -> StageResult:
@@ -72,12 +83,9 @@ def run_sft(
     dataset = data.load_dataset_version(plan.instruction_dataset, dataset_type=DatasetType.INSTRUCTION)
     settings = plan.config.sft
     rows, fit = sft_rows(
-        dataset["train"],
+        first_rows(dataset["train"], settings.max_train_samples),
         author=plan.author,
-        tokenizer=load_tokenizer(start_folder),
-        max_length=settings.max_length,
-        max_answer_tokens=settings.max_answer_tokens,
-        limit=settings.max_train_samples,
+        fitter=_fitter(load_tokenizer(start_folder), settings),
     )
     _check_rows(rows, fit, stage="sft", max_length=settings.max_length)
     return _train(plan, "sft", model_folder=start_folder, rows=rows, callbacks=callbacks, fit=fit)
@@ -111,12 +119,9 @@ def run_dpo(
     dataset = data.load_dataset_version(folder, dataset_type=DatasetType.PREFERENCE)
     settings = plan.config.dpo
     rows, fit = dpo_rows(
-        dataset["train"],
+        first_rows(dataset["train"], settings.max_train_samples),
         author=plan.author,
-        tokenizer=load_tokenizer(sft.merged),
-        max_length=settings.max_length,
-        max_answer_tokens=settings.max_answer_tokens,
-        limit=settings.max_train_samples,
+        fitter=_fitter(load_tokenizer(sft.merged), settings),
     )
     _check_rows(rows, fit, stage="dpo", max_length=settings.max_length)
     return _train(plan, "dpo", model_folder=sft.merged, rows=rows, callbacks=callbacks, fit=fit)
