@@ -4,8 +4,9 @@ Ids are string UUIDs (``uuid.UUID`` values round-trip as bytes through some Mong
 wire servers). A crawled document's id is derived from its collection and link (UUID5; a
 ``file://`` link under the working directory counts by its relative path), so the same writing
 gets the same id on every install and in every clone: the dataset split, keyed on document ids,
-puts the same documents on the held-out side wherever the project runs. A document maps to a MongoDB record with ``_id`` and its other fields
-as they are, the same shape as the handbook's JSON export.
+puts the same documents on the held-out side wherever the project runs. A document maps to a
+MongoDB record with ``_id`` and its other fields as they are, the same shape as the handbook's
+JSON export.
 """
 
 from __future__ import annotations
