@@ -15,7 +15,8 @@ handbook's, from Paul Iusztin's articles, is larger). Then, for the packaged bas
 3. the answers are scored with the evaluation's metrics, each with its bootstrap 95% interval:
    loop rate, share ended before the token limit, style distance from the author's references,
    attribution to the author (classifier trained on the train split against the other
-   author's writing; its held-out accuracy is printed), distinct-2.
+   author's writing; its held-out accuracy is printed), ROUGE-L against the author's reference,
+   distinct-2 and the answers' mean length in words.
 
 It prints one table and the chosen point (:func:`~llm_engineering.model.evaluation.tuning.choose_decoding`)
 as the ``Decoding`` defaults to set in ``llm_engineering/model/decoding.py``.
@@ -140,6 +141,7 @@ def main(
     from llm_engineering.model.evaluation.generated import distinct_values, ended_flags, loop_flags
     from llm_engineering.model.evaluation.intervals import mean_interval
     from llm_engineering.model.evaluation.plan import load_dataset_samples
+    from llm_engineering.model.evaluation.rouge import rouge_l
     from llm_engineering.model.evaluation.score import other_author_documents, style_with_interval
     from llm_engineering.model.evaluation.tuning import GRID, GridRow, choose_decoding, grid_decodings
     from llm_engineering.model.registry import ModelRegistry
@@ -191,6 +193,7 @@ def main(
                 loops, ended = loop_flags(texts), ended_flags([g.finish_reason for g in generated])
                 distinct = distinct_values(texts)
                 style, style_interval, _ = style_with_interval(texts, references)
+                rouge = [rouge_l(text, reference) for text, reference in zip(texts, references, strict=True)]
                 rows.append(
                     GridRow(
                         model=model,
@@ -202,12 +205,15 @@ def main(
                             / max(1, sum(d is not None for d in distinct)),
                             "style_distance": style,
                             "attribution_rate": None,
+                            "rouge_l": sum(rouge) / len(rouge),
+                            "words": sum(len(t.split()) for t in texts) / len(texts),
                         },
                         intervals={
                             "loop_rate": mean_interval(loops),
                             "ended_rate": mean_interval(ended),
                             "distinct_2": mean_interval(distinct),
                             "style_distance": style_interval,
+                            "rouge_l": mean_interval(rouge),
                         },
                         samples=len(texts),
                         seconds=seconds,
@@ -234,7 +240,7 @@ def main(
         )
     except AttributionUnavailable as exc:
         click.echo(f"attribution: not scored ({exc})")
-    header = f"{'model':<14} {'decoding':<32} {'loop rate':>17} {'ended<limit':>17} {'style dist':>17} {'attribution':>17} {'distinct-2':>17} {'tok/s':>6}"
+    header = f"{'model':<14} {'decoding':<32} {'loop rate':>17} {'ended<limit':>17} {'style dist':>17} {'attribution':>17} {'distinct-2':>17} {'ROUGE-L':>17} {'words':>5} {'tok/s':>6}"
     click.echo(header)
     click.echo("-" * len(header))
     for row in rows:
@@ -243,7 +249,7 @@ def main(
             f"{row.model:<14} {row.label:<32} {fmt(s['loop_rate'], i.get('loop_rate')):>17} "
             f"{fmt(s['ended_rate'], i.get('ended_rate')):>17} {fmt(s['style_distance'], i.get('style_distance')):>17} "
             f"{fmt(s['attribution_rate'], i.get('attribution_rate')):>17} {fmt(s['distinct_2'], i.get('distinct_2')):>17} "
-            f"{row.tokens / row.seconds if row.seconds else 0:>6.0f}"
+            f"{fmt(s['rouge_l'], i.get('rouge_l')):>17} {s['words']:>5.0f} {row.tokens / row.seconds if row.seconds else 0:>6.0f}"
         )
     chosen, ranks = choose_decoding(rows)
     click.echo(

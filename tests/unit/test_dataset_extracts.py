@@ -91,6 +91,24 @@ def test_a_heading_opens_the_extract_of_its_section_and_code_blocks_stay_whole()
     assert all(e.heading == "Second section" for e in extracts if e.index > code.index)
 
 
+def test_a_code_block_that_opens_an_extract_takes_the_paragraph_introducing_it_along():
+    lead = "Here is how I load the model, in two lines:"
+    code = "```python\nmodel = load()\nmodel.eval()\n```"
+    text = "\n\n".join([PARAGRAPH.strip(), PARAGRAPH.strip(), lead, code, PARAGRAPH.strip()])
+    extracts = split_document(document(text), max_length=600, min_length=100)
+
+    opening = next(e for e in extracts if code in e.content)
+    assert opening.content.startswith(lead)  # the answer opens with the author's prose
+    assert not any(e.content.startswith("```") for e in extracts)
+    assert extracts[0].content.rstrip().endswith(PARAGRAPH.strip())  # the paragraph moved, whole
+
+    # A lead-in that cannot fit with its code block stays where it was.
+    long_code = "```python\n" + "x = 1\n" * 120 + "```"
+    text = "\n\n".join([PARAGRAPH.strip(), PARAGRAPH.strip(), lead, long_code])
+    spans = [e.content for e in split_document(document(text), max_length=600, min_length=100)]
+    assert any(c.rstrip().endswith(lead) for c in spans)
+
+
 def test_a_long_paragraph_is_cut_at_sentences_and_a_short_tail_joins_the_previous_extract():
     sentences = " ".join(f"Sentence number {i} says something useful." for i in range(40))
     doc = document(sentences + "\n\nShort tail.")
