@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from llm_engineering.application.datasets.ports import ChatMessage, LLMError, MalformedOutput
 from llm_engineering.domain.cleaned_documents import CleanedDocument, cleaned_collection
 from llm_engineering.domain.dataset import InstructionSample
+from llm_engineering.domain.llm import ChatMessage, LLMError, MalformedOutput
 from llm_engineering.domain.vector_store import Filters, Point, ScoredPoint
 from llm_engineering.infrastructure.llm.base import parse_json_object
 

@@ -13,8 +13,8 @@ from llm_engineering.application.datasets.llm_generation import (
     instruction_messages,
     run_concurrently,
 )
-from llm_engineering.application.datasets.ports import BudgetExhausted, LLMError, LLMTimeout, MalformedOutput
 from llm_engineering.domain.dataset import Extract, InstructionSample
+from llm_engineering.domain.llm import BudgetExhausted, LLMError, LLMTimeout, MalformedOutput
 from tests.fakes import ScriptedLLM
 
 

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from llm_engineering.application.datasets.ports import LLMError
 from llm_engineering.application.rag.hybrid import deduplicate, reciprocal_rank_fusion
 from llm_engineering.application.rag.lexical import LexicalIndex, tokenize
 from llm_engineering.application.rag.query_expansion import expand_query
@@ -17,6 +16,7 @@ from llm_engineering.application.rag.suggestions import (
     load_suggestions,
     questions_for_document,
 )
+from llm_engineering.domain.llm import LLMError
 from tests.fakes import demo_cleaned_documents
 
 AUTHORS = ["Paul Iusztin", "Maxime Labonne", "Ada Lovelace"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llm_engineering.application.datasets.ports import ENDPOINT_FIX
 from llm_engineering.configs.datasets import GenerateDatasetsConfig
 from llm_engineering.domain.dataset import DatasetType
 from llm_engineering.domain.exceptions import ImproperlyConfigured
+from llm_engineering.domain.llm import ENDPOINT_FIX
 
 if TYPE_CHECKING:  # the caller hands the settings in; this module reads none itself
     from llm_engineering.settings import Settings

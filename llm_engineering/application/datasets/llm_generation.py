@@ -27,19 +27,19 @@ from typing import Generic, TypeVar
 
 from tqdm.auto import tqdm
 
-from llm_engineering.application.datasets.ports import (
+from llm_engineering.domain.dataset import (
+    Extract,
+    InstructionAnswerSet,
+    InstructionSample,
+    PreferenceSample,
+)
+from llm_engineering.domain.llm import (
     BudgetExhausted,
     ChatMessage,
     LLMClient,
     LLMError,
     LLMTimeout,
     MalformedOutput,
-)
-from llm_engineering.domain.dataset import (
-    Extract,
-    InstructionAnswerSet,
-    InstructionSample,
-    PreferenceSample,
 )
 
 Item = TypeVar("Item")

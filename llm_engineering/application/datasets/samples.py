@@ -20,10 +20,10 @@ from llm_engineering.application.datasets.llm_generation import (
     generate_rejected_answers,
 )
 from llm_engineering.application.datasets.offline import GenericAnswerWriter, OfflineInstructionWriter
-from llm_engineering.application.datasets.ports import LLMClient
 from llm_engineering.configs.datasets import InstructionSettings, LLMSettings, PreferenceSettings
 from llm_engineering.domain.dataset import DatasetType, InstructionSample, Sample
 from llm_engineering.domain.exceptions import LLMTwinError
+from llm_engineering.domain.llm import LLMClient
 
 
 class GenerationFailuresExceeded(LLMTwinError):

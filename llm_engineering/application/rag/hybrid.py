@@ -24,7 +24,6 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from llm_engineering.application.datasets.ports import LLMClient
 from llm_engineering.application.preprocessing.embedding import TextEmbedder, embed_queries
 from llm_engineering.application.rag.lexical import LexicalIndex, tokenize
 from llm_engineering.application.rag.query_expansion import expand_query
@@ -36,6 +35,7 @@ from llm_engineering.application.rag.retrieval import (
     search_vectors,
 )
 from llm_engineering.application.rag.self_query import find_author, find_author_with_llm, match_author
+from llm_engineering.domain.llm import LLMClient
 from llm_engineering.domain.types import DataCategory
 from llm_engineering.domain.vector_store import ScoredPoint, VectorStore
 

@@ -8,7 +8,7 @@ empty answer leaves just the original.
 
 from __future__ import annotations
 
-from llm_engineering.application.datasets.ports import ChatMessage, LLMClient, LLMError
+from llm_engineering.domain.llm import ChatMessage, LLMClient, LLMError
 
 _EXPAND_PROMPT = (
     "Write {count} different rephrasings of this question for a search engine over an author's "

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from llm_engineering.application.datasets.ports import ChatMessage, LLMClient, LLMError
+from llm_engineering.domain.llm import ChatMessage, LLMClient, LLMError
 from llm_engineering.domain.names import name_key
 
 fold_name = name_key

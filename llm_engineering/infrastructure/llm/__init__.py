@@ -5,7 +5,7 @@
   ``OPENAI_API_KEY`` and ``OPENAI_MODEL_ID``.
 - :class:`LocalTransformersClient`: a Hugging Face causal LM from a local folder.
 
-Both implement :class:`~llm_engineering.application.datasets.ports.LLMClient`; the
+Both implement :class:`~llm_engineering.domain.llm.LLMClient`; the
 factories below build them from the settings when called. Nothing is imported from
 ``openai``, ``torch`` or ``transformers`` until a client makes its first call.
 """
@@ -15,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from llm_engineering.application.datasets.ports import (
+from llm_engineering.domain.exceptions import ImproperlyConfigured
+from llm_engineering.domain.llm import (
     ENDPOINT_FIX,
     BudgetExhausted,
     ChatMessage,
@@ -24,7 +25,6 @@ from llm_engineering.application.datasets.ports import (
     LLMTimeout,
     MalformedOutput,
 )
-from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.infrastructure.llm.base import BaseLLMClient, Generation, TokenBudget, parse_json_object
 from llm_engineering.infrastructure.llm.local import LocalTransformersClient
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from llm_engineering.application.datasets.ports import (
+from llm_engineering.domain.llm import (
     BudgetExhausted,
     ChatMessage,
     MalformedOutput,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llm_engineering.application.datasets.ports import ChatMessage, LLMError
+from llm_engineering.domain.llm import ChatMessage, LLMError
 from llm_engineering.infrastructure.llm.base import BaseLLMClient, Generation
 
 

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from llm_engineering.application.datasets.ports import ChatMessage, LLMError, LLMTimeout
+from llm_engineering.domain.llm import ChatMessage, LLMError, LLMTimeout
 from llm_engineering.infrastructure.llm.base import BaseLLMClient, Generation
 
 NO_API_KEY = "EMPTY"

@@ -24,7 +24,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from llm_engineering.application.datasets.ports import LLMClient, LLMError
+from llm_engineering.domain.llm import LLMClient, LLMError
 
 JUDGE_SCORES = ("accuracy", "style", "author")
 

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from llm_engineering.application.datasets.ports import LLMClient
 from llm_engineering.application.feature_store import iter_cleaned_documents
 from llm_engineering.application.preprocessing.embedding import TextEmbedder
 from llm_engineering.configs.evaluating import EvaluatingConfig
 from llm_engineering.domain.exceptions import LLMTwinError
+from llm_engineering.domain.llm import LLMClient
 from llm_engineering.domain.vector_store import VectorStore
 from llm_engineering.model.evaluation.attribution import attribution_rates, clip_words
 from llm_engineering.model.evaluation.generated import distinct_values, ended_flags, loop_flags

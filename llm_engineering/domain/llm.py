@@ -1,9 +1,9 @@
-"""The LLM port: what dataset generation needs from a language model, whichever adapter serves it.
+"""The LLM port: what dataset generation, RAG and evaluation need from a language model,
+whichever adapter serves it.
 
 Adapters live in :mod:`llm_engineering.infrastructure.llm` (an OpenAI-compatible endpoint,
-a local Hugging Face model). The port is declared here, beside its first user, so the
-application layer never imports infrastructure; RAG and evaluation can import it from here
-(or it moves to ``domain/`` once they do).
+a local Hugging Face model) and are passed in by the caller; the port sits in the domain,
+beside the vector store port, so no layer above it imports an adapter to name the type.
 """
 
 from __future__ import annotations
