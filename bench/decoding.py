@@ -19,7 +19,7 @@ handbook's, from Paul Iusztin's articles, is larger). Then, for the packaged bas
    distinct-2 and the answers' mean length in words.
 
 It prints one table and the chosen point (:func:`~llm_engineering.model.evaluation.tuning.choose_decoding`)
-as the ``Decoding`` defaults to set in ``llm_engineering/model/decoding.py``.
+as the ``Decoding`` defaults to set in ``llm_engineering/domain/decoding.py``.
 
 Usage: ``python -m bench.decoding [--state DIR] [--prepare demo|handbook] [--samples N] [--max-new-tokens N] [--runtime onnx]``
 """

@@ -67,8 +67,8 @@ def perplexity(scores: list[np.ndarray]) -> float:
 
 
 def tokens_per_second(folder: Path, runtime: str, dtype: str | None, tokens: int) -> float:
-    from llm_engineering.model.chat import build_messages
-    from llm_engineering.model.decoding import Decoding
+    from llm_engineering.domain.chat import build_messages
+    from llm_engineering.domain.decoding import Decoding
     from llm_engineering.model.generation import load_generator
 
     conversation = build_messages(PROMPT, author=None)

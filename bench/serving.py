@@ -187,8 +187,8 @@ async def concurrent(url: str, clients: int, tokens: int) -> tuple[float, int, i
 
 def bare_generate(model_dir: Path, tokens: int, runtime: str) -> tuple[float, float]:
     """(time to first token of a stream, tokens/s of one greedy answer) of the bare runtime in this process."""
-    from llm_engineering.model.chat import build_messages
-    from llm_engineering.model.decoding import Decoding
+    from llm_engineering.domain.chat import build_messages
+    from llm_engineering.domain.decoding import Decoding
     from llm_engineering.model.generation import load_generator
 
     conversation = build_messages(PROMPT, author=None)

@@ -133,7 +133,7 @@ def _author_passages(corpus: Path, *, size: int = 1200) -> dict[str, list[tuple[
 
 
 def _perplexity(folder: Path, passages: list[str], *, author: str) -> float:
-    from llm_engineering.model.chat import build_messages, render_prompt
+    from llm_engineering.domain.chat import build_messages, render_prompt
     from llm_engineering.model.evaluation.perplexity import reference_nll
     from llm_engineering.model.generation import load_causal_lm
 

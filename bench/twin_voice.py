@@ -236,7 +236,7 @@ def ask(url: str, question: str, *, rag: bool, max_tokens: int) -> tuple[str, st
 
 def perplexity(folder: Path, passages: Sequence[str], *, author: str) -> float:
     """Perplexity of ``passages`` under the model in ``folder``, prompted as ``author``'s twin."""
-    from llm_engineering.model.chat import build_messages, render_prompt
+    from llm_engineering.domain.chat import build_messages, render_prompt
     from llm_engineering.model.evaluation.perplexity import reference_nll
     from llm_engineering.model.generation import load_causal_lm
 

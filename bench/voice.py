@@ -80,8 +80,8 @@ def greedy_loops(
 ) -> tuple[float, str]:
     """Loop rate of greedy answers to ``questions`` (the evaluation's rule: one word 4-gram 3+ times),
     and the first answer."""
-    from llm_engineering.model.chat import build_messages
-    from llm_engineering.model.decoding import Decoding
+    from llm_engineering.domain.chat import build_messages
+    from llm_engineering.domain.decoding import Decoding
     from llm_engineering.model.evaluation.generated import loop_rate
     from llm_engineering.model.generation import load_generator
 

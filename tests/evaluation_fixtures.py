@@ -116,7 +116,7 @@ def train_tiny_twin(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from llm_engineering.model.chat import build_messages, render_prompt
+    from llm_engineering.domain.chat import build_messages, render_prompt
     from llm_engineering.model.tiny import build_tiny_causal_lm
 
     build_tiny_causal_lm(folder, texts=tokenizer_texts, seed=seed)

@@ -46,8 +46,8 @@ def generate(prompt: str, model: str | None, author: str | None, **overrides: fl
     with the options given), by the same runtime as the server's local backend."""
     import asyncio
 
-    from llm_engineering.model.chat import build_messages
-    from llm_engineering.model.decoding import Decoding
+    from llm_engineering.domain.chat import build_messages
+    from llm_engineering.domain.decoding import Decoding
     from llm_engineering.model.registry import ModelRegistry
     from llm_engineering.model.selection import choose_model
     from llm_engineering.serving.backends import TWIN_MODEL_ID, Finished, LocalTwinBackend

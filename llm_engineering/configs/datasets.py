@@ -157,7 +157,7 @@ class SplitSettings(StrictModel):
 
 class ContextSettings(StrictModel):
     """Retrieved passages in the prompts, as serving builds them (RAFT; the context budget is
-    ``model.chat``'s: 3 passages of at most 50 words)."""
+    ``domain.chat``'s: 3 passages of at most 50 words)."""
 
     enabled: bool = True
     """Search each instruction among its author's embedded chunks and store the passages in the

@@ -14,9 +14,9 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from llm_engineering.configs import StrictModel
-from llm_engineering.model.chat import CONTEXT_PASSAGES
-from llm_engineering.model.decoding import Decoding
-from llm_engineering.model.evaluation.metrics import (
+from llm_engineering.domain.chat import CONTEXT_PASSAGES
+from llm_engineering.domain.decoding import Decoding
+from llm_engineering.domain.metrics import (
     GENERATION_METRICS,
     JUDGE_METRICS,
     METRIC_GROUPS,
@@ -25,7 +25,7 @@ from llm_engineering.model.evaluation.metrics import (
 
 
 class GenerationSettings(Decoding):
-    """How each version answers: the shared :class:`~llm_engineering.model.decoding.Decoding`.
+    """How each version answers: the shared :class:`~llm_engineering.domain.decoding.Decoding`.
 
     The same fields and defaults as serving's decoding (``max_new_tokens``, ``temperature``,
     ``top_p``, ``repetition_penalty``, ``no_repeat_ngram_size``, ``frequency_penalty``,

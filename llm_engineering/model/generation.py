@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from tqdm.auto import tqdm
 
-from llm_engineering.model.chat import ensure_chat_template, render_prompt
-from llm_engineering.model.decoding import Decoding
+from llm_engineering.domain.chat import ensure_chat_template, render_prompt
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.model.runtimes.rows import Event, Finished, Ticket
 from llm_engineering.model.runtimes.scheduler import Scheduler
 from llm_engineering.model.runtimes.torch_runtime import TorchScheduler, eos_ids, load_causal_lm

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from llm_engineering.model.chat import CHATML_TEMPLATE
+from llm_engineering.domain.chat import CHATML_TEMPLATE
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 _DEFAULT_TEXTS = (

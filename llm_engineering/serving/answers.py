@@ -19,8 +19,8 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from llm_engineering.model.chat import build_messages
-from llm_engineering.model.decoding import Decoding
+from llm_engineering.domain.chat import build_messages
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.serving.backends import Finished
 from llm_engineering.serving.deps import Services, Slot
 from llm_engineering.serving.errors import APIError

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from llm_engineering.model.decoding import Decoding
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.model.generation import TextGenerator
 from llm_engineering.model.registry import ModelRegistry, UnknownModelVersion
 from llm_engineering.model.runtimes.rows import Finished

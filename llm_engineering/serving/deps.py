@@ -17,8 +17,8 @@ from fastapi import Depends, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from llm_engineering.model.chat import CONTEXT_PASSAGES
-from llm_engineering.model.decoding import Decoding
+from llm_engineering.domain.chat import CONTEXT_PASSAGES
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.serving.backends import ECHO_MODEL_ID, TWIN_MODEL_ID, Backend, EchoBackend
 from llm_engineering.serving.control import PipelineRuns
 from llm_engineering.serving.errors import APIError, error_response

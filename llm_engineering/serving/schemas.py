@@ -106,7 +106,7 @@ class ChatCompletionRequest(BaseModel):
         return self.max_completion_tokens or self.max_tokens
 
     def decoding_overrides(self) -> dict[str, Any]:
-        """The decoding fields this request sets, under :class:`~llm_engineering.model.decoding.Decoding`'s names."""
+        """The decoding fields this request sets, under :class:`~llm_engineering.domain.decoding.Decoding`'s names."""
         values = {
             "max_new_tokens": self.answer_tokens,
             "temperature": self.temperature,

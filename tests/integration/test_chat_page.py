@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from llm_engineering.model.decoding import Decoding
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.serving.app import create_app
 from llm_engineering.serving.backends import EchoBackend, Finished
 from tests.serving_fixtures import API_KEY, AUTHOR, DemoState, LiveServer, demo_state  # noqa: F401

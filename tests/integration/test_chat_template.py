@@ -9,7 +9,7 @@ import pytest
 from datasets import Dataset
 
 from llm_engineering.configs.training import DPOSettings, SFTSettings
-from llm_engineering.model.chat import build_messages, render_prompt
+from llm_engineering.domain.chat import build_messages, render_prompt
 from llm_engineering.model.training.fit import RowFitter, dpo_rows, sft_rows
 from llm_engineering.model.training.trainer import _trl_args, load_tokenizer
 

@@ -16,9 +16,9 @@ from llm_engineering.application.features.flow import chunk_and_embed
 from llm_engineering.application.features.writer import ensure_cleaned_collections, store_embedded
 from llm_engineering.configs.datasets import ContextSettings, GenerateDatasetsConfig, SplitSettings
 from llm_engineering.configs.features import ChunkingSettings
+from llm_engineering.domain.chat import CONTEXT_PASSAGES
 from llm_engineering.infrastructure.embeddings import default_model_path, load_embedder
 from llm_engineering.infrastructure.vector_stores import QdrantEdgeStore
-from llm_engineering.model.chat import CONTEXT_PASSAGES
 from tests.fakes import demo_cleaned_documents
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.model.chat import build_messages
-from llm_engineering.model.decoding import Decoding
+from llm_engineering.domain.chat import build_messages
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.model.generation import TextGenerator, load_generator, resolve_runtime
 from llm_engineering.model.runtimes.onnx_runtime import MARKER, onnx_folder
 

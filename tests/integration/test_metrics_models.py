@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from llm_engineering.domain.chat import build_messages, render_prompt
 from llm_engineering.infrastructure.embeddings import default_model_path, load_embedder
 from llm_engineering.infrastructure.vector_stores import QdrantEdgeStore
-from llm_engineering.model.chat import build_messages, render_prompt
 from llm_engineering.model.evaluation.attribution import AttributionClassifier, passages, shuffled
 from llm_engineering.model.evaluation.perplexity import reference_nll
 from llm_engineering.model.evaluation.retrieval import retrieval_scores

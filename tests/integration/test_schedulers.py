@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.model.chat import build_messages
-from llm_engineering.model.decoding import Decoding
+from llm_engineering.domain.chat import build_messages
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.model.generation import TextGenerator, load_generator
 from llm_engineering.model.runtimes.rows import Finished
 from llm_engineering.model.runtimes.scheduler import SchedulerClosed

@@ -17,9 +17,9 @@ import openai
 import pytest
 
 from llm_engineering.domain.cleaned_documents import embedded_collection
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.domain.vector_store import Point
-from llm_engineering.model.decoding import Decoding
 from llm_engineering.serving.app import ServingOptions, create_app
 from llm_engineering.serving.backends import EchoBackend, Finished, OpenAIBackend
 from llm_engineering.serving.errors import APIError

@@ -10,7 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from llm_engineering.model.decoding import Decoding
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.serving.app import ServingOptions, create_app
 from tests.serving_fixtures import DemoState, LiveServer, auth, demo_state  # noqa: F401
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import openai
 import pytest
 
-from llm_engineering.model.chat import build_messages, render_prompt
-from llm_engineering.model.decoding import Decoding
+from llm_engineering.domain.chat import build_messages, render_prompt
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.model.registry import ModelRegistry, ModelVersion
 from llm_engineering.model.tiny import build_tiny_causal_lm
 from llm_engineering.serving.app import create_app

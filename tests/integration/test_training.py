@@ -9,7 +9,7 @@ import pytest
 from transformers import TrainerCallback
 
 from llm_engineering.configs.training import TrainingConfig
-from llm_engineering.model.chat import build_messages
+from llm_engineering.domain.chat import build_messages
 from llm_engineering.model.generation import generate_answers, load_causal_lm
 from llm_engineering.model.registry import ModelRegistry
 from llm_engineering.model.training.stages import train_twin

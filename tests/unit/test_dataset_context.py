@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from llm_engineering.application.datasets.context import Passage, attach_context, choose_passages
+from llm_engineering.domain.chat import CONTEXT_PASSAGES, PASSAGE_WORDS
 from llm_engineering.domain.dataset import InstructionSample
-from llm_engineering.model.chat import CONTEXT_PASSAGES, PASSAGE_WORDS
 
 SPLIT = {"d0": "train", "d1": "train", "d2": "train", "d3": "train", "d4": "test", "d5": "validation"}
 

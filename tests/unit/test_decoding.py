@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from llm_engineering.model.decoding import Decoding, banned_ngram_tokens, draw, next_token, penalise
+from llm_engineering.domain.decoding import Decoding
+from llm_engineering.model.decoding import banned_ngram_tokens, draw, next_token, penalise
 
 LOGITS = np.array([2.0, -1.0, 0.5, 3.0, 0.0], dtype=np.float32)
 

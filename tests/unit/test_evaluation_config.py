@@ -6,9 +6,9 @@ import pytest
 
 from llm_engineering.configs import load_config
 from llm_engineering.configs.evaluating import EvaluatingConfig
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.domain.exceptions import ConfigError
-from llm_engineering.model.decoding import Decoding
-from llm_engineering.model.evaluation.metrics import METRIC_GROUPS
+from llm_engineering.domain.metrics import METRIC_GROUPS
 from llm_engineering.settings import PROJECT_ROOT
 
 YAML = PROJECT_ROOT / "configs" / "evaluating.yaml"

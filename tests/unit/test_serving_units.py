@@ -61,7 +61,7 @@ def test_snapshots_of_dead_services_are_removed_and_live_ones_kept(tmp_path):
 
 
 def test_a_request_overrides_only_the_decoding_fields_it_names():
-    from llm_engineering.model.decoding import Decoding
+    from llm_engineering.domain.decoding import Decoding
     from llm_engineering.serving.backends import EchoBackend
     from llm_engineering.serving.deps import Services, ServingOptions
     from llm_engineering.settings import Settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llm_engineering.model.chat import (
+from llm_engineering.domain.chat import (
     CONTEXT_PASSAGES,
     PASSAGE_WORDS,
     build_messages,

@@ -15,7 +15,7 @@ the sample (deterministic, the same in every dataset):
 A training prompt shows text of training documents only, never of a held-out one. A held-out
 (validation or test) prompt is never ``oracle``: like the evaluation's served arm, it is
 retrieved with its own document left out, among the training documents and those of its own
-split. The context budget of :mod:`llm_engineering.model.chat`
+split. The context budget of :mod:`llm_engineering.domain.chat`
 applies here as in serving: at most ``CONTEXT_PASSAGES`` passages, each clipped to
 ``PASSAGE_WORDS`` words, stored in the dataset's ``context`` column as they are rendered.
 """
@@ -33,9 +33,9 @@ from llm_engineering.application.datasets.build import FilteredSamples
 from llm_engineering.application.datasets.splits import assign_splits
 from llm_engineering.application.preprocessing.embedding import TextEmbedder
 from llm_engineering.configs.datasets import ContextSettings, SplitSettings
+from llm_engineering.domain.chat import CONTEXT_PASSAGES, clip_passage
 from llm_engineering.domain.dataset import Extract, Sample
 from llm_engineering.domain.vector_store import VectorStore
-from llm_engineering.model.chat import CONTEXT_PASSAGES, clip_passage
 
 Mode = Literal["oracle", "distractors", "none"]
 

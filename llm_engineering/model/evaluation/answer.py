@@ -4,13 +4,13 @@ Two arms (``config.arms``):
 
 - **served**: the prompt users get. Each instruction's passages come from the API's own
   retriever (:class:`~llm_engineering.application.rag.hybrid.ContextRetriever`: hybrid
-  dense + BM25 search filtered to the author), and :func:`~llm_engineering.model.chat.build_messages`
+  dense + BM25 search filtered to the author), and :func:`~llm_engineering.domain.chat.build_messages`
   applies the same context budget as serving. The sample's **own document is left out** of
   its retrieval, so a twin cannot score by copying its reference out of the prompt.
 - **bare**: no passages (what fine-tuning alone adds).
 
 Retrieval does not depend on the model, so each sample's passages are found once and every
-version reads the same prompt. Decoding is :class:`~llm_engineering.model.decoding.Decoding`
+version reads the same prompt. Decoding is :class:`~llm_engineering.domain.decoding.Decoding`
 (the evaluation config's ``generation`` section), through the same generator serving uses.
 Author perplexity is measured on the bare prompt, with the model in float32.
 """
@@ -29,11 +29,11 @@ from llm_engineering.application.feature_store import iter_cleaned_documents, sc
 from llm_engineering.application.rag.hybrid import ContextRetriever
 from llm_engineering.application.rag.lexical import LexicalIndex
 from llm_engineering.configs.evaluating import GenerationSettings, PerplexitySettings
+from llm_engineering.domain.chat import build_messages, fit_context
 from llm_engineering.domain.cleaned_documents import embedded_collection
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.domain.types import DataCategory
 from llm_engineering.domain.vector_store import VectorStore
-from llm_engineering.model.chat import build_messages, fit_context
-from llm_engineering.model.decoding import Decoding
 from llm_engineering.model.evaluation.plan import EvaluationPlan
 from llm_engineering.model.evaluation.results import EvalSample, EvaluationAnswers, VersionAnswers
 from llm_engineering.model.evaluation.retrieval import source_document_ids
@@ -165,7 +165,7 @@ def answer_arm(
 def _perplexity(
     version: ModelVersion, plan: EvaluationPlan, settings: PerplexitySettings
 ) -> tuple[float, int, list]:
-    from llm_engineering.model.chat import render_prompt
+    from llm_engineering.domain.chat import render_prompt
     from llm_engineering.model.evaluation.perplexity import reference_nll
     from llm_engineering.model.generation import load_causal_lm
 

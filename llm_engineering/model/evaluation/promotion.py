@@ -1,7 +1,7 @@
 """Promotion: which evaluated version becomes production, and why (logged either way).
 
 The winner is the version with the best score on the configured primary metric (lower or
-higher is better by metric, :data:`~llm_engineering.model.evaluation.metrics.VERSION_METRICS`).
+higher is better by metric, :data:`~llm_engineering.domain.metrics.VERSION_METRICS`).
 It is promoted when there is no production version yet, or when it beats the current
 production version by more than the configured margin, in the metric's own units (a margin
 of 0 promotes any strict improvement). Otherwise production stays as it is. Versions without
@@ -20,8 +20,8 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, Field
 
+from llm_engineering.domain.metrics import VERSION_METRICS, improvement
 from llm_engineering.model.evaluation.intervals import Interval, worse_beyond
-from llm_engineering.model.evaluation.metrics import VERSION_METRICS, improvement
 from llm_engineering.model.registry import ModelRegistry
 
 

@@ -14,7 +14,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from llm_engineering.model.evaluation.metrics import RUN_METRICS, VERSION_METRICS
+from llm_engineering.domain.metrics import RUN_METRICS, VERSION_METRICS
 from llm_engineering.model.evaluation.results import EvaluationResults
 
 

@@ -21,12 +21,12 @@ from llm_engineering.application.preprocessing.embedding import TextEmbedder
 from llm_engineering.configs.evaluating import EvaluatingConfig
 from llm_engineering.domain.exceptions import LLMTwinError
 from llm_engineering.domain.llm import LLMClient
+from llm_engineering.domain.metrics import VERSION_METRICS
 from llm_engineering.domain.vector_store import VectorStore
 from llm_engineering.model.evaluation.attribution import attribution_rates, clip_words
 from llm_engineering.model.evaluation.generated import distinct_values, ended_flags, loop_flags
 from llm_engineering.model.evaluation.intervals import bootstrap_interval, mean_interval
 from llm_engineering.model.evaluation.judge import judge_answers
-from llm_engineering.model.evaluation.metrics import VERSION_METRICS
 from llm_engineering.model.evaluation.promotion import decide_promotion
 from llm_engineering.model.evaluation.results import (
     EvaluationAnswers,

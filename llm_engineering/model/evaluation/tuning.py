@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from llm_engineering.model.decoding import Decoding
+from llm_engineering.domain.decoding import Decoding
 
 GRID: tuple[tuple[str, dict[str, float]], ...] = (
     ("greedy", {}),

@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from llm_engineering.model.decoding import Decoding, next_token
+from llm_engineering.domain.decoding import Decoding
+from llm_engineering.model.decoding import next_token
 
 logger = logging.getLogger(__name__)
 

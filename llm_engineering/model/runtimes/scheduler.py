@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from llm_engineering.model.decoding import Decoding
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.model.runtimes.rows import DecodeRow, Event, Ticket, make_row
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llm_engineering.model.chat import ensure_chat_template
+from llm_engineering.domain.chat import ensure_chat_template
 from llm_engineering.model.runtimes.rows import DecodeRow
 from llm_engineering.model.runtimes.scheduler import Scheduler
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from llm_engineering.application.datasets.storage import CARD, LATEST, latest_dataset
+from llm_engineering.domain.chat import build_messages, render_prompt
 from llm_engineering.domain.dataset import DATASET_COLUMNS, DatasetType
 from llm_engineering.domain.exceptions import LLMTwinError
-from llm_engineering.model.chat import build_messages, render_prompt
 
 
 class TrainingDataError(LLMTwinError):

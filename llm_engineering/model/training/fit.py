@@ -35,7 +35,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from llm_engineering.model.chat import build_messages, fit_context, render_prompt
+from llm_engineering.domain.chat import build_messages, fit_context, render_prompt
 
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?:;])[\"')\]]*\s+")

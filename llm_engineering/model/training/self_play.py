@@ -5,7 +5,7 @@ served (its system prompt, the row's passages when it has them, the shared chat 
 the twin's own *sampled* answer becomes ``rejected``; the author's text stays ``chosen``. DPO then
 moves the twin away from what it writes today towards what its author wrote. Generation goes
 through :func:`~llm_engineering.model.generation.load_generator` (ONNX Runtime on the CPU by
-default) with the shared :class:`~llm_engineering.model.decoding.Decoding`. The regenerated
+default) with the shared :class:`~llm_engineering.domain.decoding.Decoding`. The regenerated
 dataset is saved in the run folder, so the dataset root's ``LATEST`` keeps pointing at the
 pipeline's own version.
 """
@@ -17,9 +17,9 @@ from collections import Counter
 from pathlib import Path
 
 from llm_engineering.application.datasets.storage import dataset_card, save_dataset
+from llm_engineering.domain.chat import build_messages
 from llm_engineering.domain.dataset import DatasetType
-from llm_engineering.model.chat import build_messages
-from llm_engineering.model.decoding import Decoding
+from llm_engineering.domain.decoding import Decoding
 from llm_engineering.model.training.data import TrainingDataError, load_dataset_version
 
 SELF_PLAY_TEMPERATURE = 0.8

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from llm_engineering.configs.training import DPOSettings, QuantizationSettings, SFTSettings, VoiceSettings
-from llm_engineering.model.chat import ensure_chat_template
+from llm_engineering.domain.chat import ensure_chat_template
 
 logger = logging.getLogger(__name__)
 

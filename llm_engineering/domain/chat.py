@@ -6,6 +6,9 @@ The template is the base model's own when it has one (SmolLM2 and Llama ship Cha
 templates); a model without one gets :data:`CHATML_TEMPLATE`, which is then saved with
 the trained twin. The system prompt always names the author, which also keeps SmolLM2's
 template from inserting its default "SmolLM" system prompt.
+
+It sits in the domain because dataset generation (the context budget), the configs, training,
+evaluation and serving all read it; it imports nothing and does no I/O (the tokenizer is handed in).
 """
 
 from __future__ import annotations
