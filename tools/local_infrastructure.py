@@ -17,6 +17,7 @@ from llm_engineering.infrastructure.local_services import (
     ZenMLServer,
 )
 from llm_engineering.settings import get_settings
+from tools.commands import serve_command
 
 Service = WarehouseServer | ZenMLServer | ApiServer
 
@@ -40,6 +41,7 @@ def _services(
         services.append(
             ApiServer(
                 state_dir=settings.state_dir / "serving",
+                command=serve_command(),
                 host=settings.serving_host,
                 port=settings.serving_port,
             )

@@ -5,7 +5,8 @@ The local scheduler then runs until stopped (Ctrl-C), starting ``python -m tools
 each entry on its cron expression, never two runs of one pipeline at once; ``--native``
 registers the entries as ZenML schedules on a stack whose orchestrator supports them.
 Outcomes are logged to the console and to ``STATE_DIR/schedules/log.jsonl``; each run's own
-output goes to ``STATE_DIR/schedules/<entry>.log``.
+output goes to ``STATE_DIR/schedules/<entry>.log``. The ZenML half (native schedules) lives
+here, not in the library, which never imports ZenML.
 """
 
 from __future__ import annotations
@@ -14,14 +15,23 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from llm_engineering.configs import load_config
-from llm_engineering.configs.schedules import SchedulesConfig
+from llm_engineering.configs.schedules import ScheduleEntry, SchedulesConfig
 from llm_engineering.domain.exceptions import ConfigError
 from llm_engineering.settings import PROJECT_ROOT, get_settings
+from tools.commands import pipeline_command
 from tools.run import PIPELINES, load_pipeline_config, load_reference
+
+
+def run_command(entry: ScheduleEntry, *, python: str = sys.executable) -> list[str]:
+    """The command line that runs ``entry``'s pipeline, tagged as started by the scheduler."""
+    return pipeline_command(
+        entry.pipeline, trigger="schedule", config=entry.config, overrides=entry.overrides, python=python
+    )
 
 
 def validate_entries(schedules: SchedulesConfig) -> dict[str, object]:
@@ -72,7 +82,7 @@ def main(config_path: Path, native: bool, for_seconds: float | None) -> None:
 
     state = get_settings().state_dir / "schedules"
     runner = ScheduleRunner(
-        launcher=SubprocessLauncher(cwd=PROJECT_ROOT, log_dir=state),
+        launcher=SubprocessLauncher(cwd=PROJECT_ROOT, log_dir=state, command=run_command),
         state_file=state / "state.json",
         log_file=state / "log.jsonl",
         fingerprint=lambda: dataset_fingerprint(get_settings().state_dir / "datasets"),
@@ -96,9 +106,36 @@ def main(config_path: Path, native: bool, for_seconds: float | None) -> None:
     click.echo("scheduler stopped: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
 
 
-def _register_native(entries, pipeline_configs) -> None:
-    from llm_engineering.infrastructure.scheduler import native_scheduling_support, register_native_schedule
+def native_scheduling_support() -> tuple[bool, str]:
+    """Whether the active ZenML stack's orchestrator takes schedules, and a sentence saying why or why not."""
+    from zenml.client import Client
 
+    stack = Client().active_stack
+    orchestrator = stack.orchestrator
+    if orchestrator.config.is_schedulable:
+        return True, f"orchestrator {orchestrator.name!r} ({orchestrator.flavor}) supports schedules"
+    return False, (
+        f"stack {stack.name!r}: orchestrator {orchestrator.name!r} ({orchestrator.flavor}) does not support "
+        "schedules; use `poe schedule` (the local scheduler) or a stack with a Kubernetes, Airflow, "
+        "Vertex or SageMaker orchestrator"
+    )
+
+
+def register_native_schedule(entry: ScheduleEntry, *, pipeline: Any, config: Any) -> Any:
+    """Register ``entry`` as a native ZenML schedule of ``pipeline`` (5-field cron only)."""
+    from zenml.config.schedule import Schedule
+
+    if len(entry.cron.split()) != 5:
+        raise ValueError(
+            f"schedule {entry.name}: native schedules take 5-field cron expressions, not {entry.cron!r}"
+        )
+    scheduled = pipeline.with_options(
+        schedule=Schedule(name=entry.name, cron_expression=entry.cron), tags=["trigger:schedule"]
+    )
+    return scheduled(config=config)
+
+
+def _register_native(entries, pipeline_configs) -> None:
     supported, reason = native_scheduling_support()
     if not supported:
         click.echo(f"native schedules unavailable: {reason}", err=True)

@@ -59,9 +59,12 @@ def app_factory():
     """The app with the settings of the environment and the control API (uvicorn ``--factory`` target)."""
     from llm_engineering.serving.app import create_app
     from llm_engineering.settings import get_settings
+    from tools.commands import pipeline_command
     from tools.run import PIPELINES
 
-    return create_app(get_settings(), pipelines=PIPELINES, run_inspector=zenml_run_status)
+    return create_app(
+        get_settings(), pipelines=PIPELINES, run_command=pipeline_command, run_inspector=zenml_run_status
+    )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

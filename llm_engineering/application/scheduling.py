@@ -3,8 +3,9 @@ retrain only on changed datasets, and log every decision.
 
 The scheduler adapter (APScheduler, ``infrastructure/scheduler.py``) calls :meth:`ScheduleRunner.fire`
 on each cron tick; this module decides and records. Runs are started through a
-:class:`RunLauncher` (a subprocess of ``python -m tools.run`` in production), so a run that
-crashes cannot take the scheduler down, and a test can launch any command.
+:class:`RunLauncher` (in production a subprocess running the pipeline, its command line given by
+``tools/schedule.py``), so a run that crashes cannot take the scheduler down, and a test can
+launch any command.
 """
 
 from __future__ import annotations

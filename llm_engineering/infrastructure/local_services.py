@@ -307,12 +307,18 @@ class ZenMLServer:
 
 @dataclass(frozen=True)
 class ApiServer(_PidFileProcess):
-    """The inference service (``python -m tools.serve``) run in the background, its pid and log in ``state_dir``.
+    """The inference service run in the background, its pid and log in ``state_dir``.
 
     Used by ``poe demo`` and ``local-infrastructure-up --api``; ``poe serve`` runs it in the foreground.
+
+    Attributes:
+        state_dir: where the pid and log files go.
+        command: the service's command line, to which ``--host`` and ``--port`` are added
+            (``tools/commands.py``'s ``serve_command()``).
     """
 
     state_dir: Path
+    command: tuple[str, ...]
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -329,8 +335,8 @@ class ApiServer(_PidFileProcess):
         return f"http://{self.host}:{self.port}"
 
     def is_our_command(self, command: list[str]) -> bool:
-        """Whether ``command`` is ``python -m tools.serve`` on this port (what :meth:`start` runs)."""
-        return "tools.serve" in command and str(self.port) in command
+        """Whether ``command`` is the service's command on this port (what :meth:`start` runs)."""
+        return all(part in command for part in self.command[1:]) and str(self.port) in command
 
     def _ready(self) -> bool:
         import urllib.request
@@ -357,7 +363,7 @@ class ApiServer(_PidFileProcess):
                     f"port {self.port} on {self.host} is taken by another process (not the LLM Twin API); "
                     "stop it or set SERVING_PORT to a free port"
                 )
-            command = [sys.executable, "-m", "tools.serve", "--host", self.host, "--port", str(self.port)]
+            command = [*self.command, "--host", self.host, "--port", str(self.port)]
             self._spawn(command, timeout=timeout, what="the API")
         deadline = time.monotonic() + timeout
         while not self._ready():

@@ -1,16 +1,17 @@
-"""Schedulers: the local APScheduler process, and native ZenML schedules on stacks that have them.
+"""The local scheduler: an APScheduler process that starts each run as a subprocess.
 
-The local scheduler fires each entry on its cron expression in a worker thread; the
+The scheduler fires each entry on its cron expression in a worker thread; the
 :class:`~llm_engineering.application.scheduling.ScheduleRunner` decides whether to start a run
-and records the outcome. Runs are subprocesses of ``python -m tools.run ... --trigger schedule``,
-so they are tagged in the dashboard and a crash in one leaves the scheduler running.
+and records the outcome. Runs are subprocesses whose command line the caller passes in
+(``tools/schedule.py`` runs the pipeline with ``--trigger schedule``), so they are tagged in the
+dashboard and a crash in one leaves the scheduler running. Native ZenML schedules are
+registered by ``tools/schedule.py`` itself: the library never imports ZenML.
 """
 
 from __future__ import annotations
 
 import subprocess
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +19,16 @@ from llm_engineering.application.scheduling import ScheduleRunner
 from llm_engineering.configs.schedules import ScheduleEntry, cron_fields
 
 
-def run_command(entry: ScheduleEntry, *, python: str = sys.executable) -> list[str]:
-    """The command line that runs ``entry``'s pipeline, tagged as started by the scheduler."""
-    command = [python, "-m", "tools.run", entry.pipeline, "--trigger", "schedule"]
-    if entry.config:
-        command += ["--config", entry.config]
-    for override in entry.overrides:
-        command += ["--set", override]
-    return command
-
-
 class SubprocessLauncher:
-    """Starts each run as ``python -m tools.run`` in ``cwd``, its output appended to a log per entry.
+    """Starts each run as a subprocess in ``cwd``, its output appended to a log per entry.
 
     Args:
         cwd: the project root (configs are resolved against it).
         log_dir: folder of ``<entry>.log`` files.
-        command: builds the command line of an entry (default: :func:`run_command`).
+        command: builds the command line of an entry (``tools/schedule.py``'s runs the pipeline).
     """
 
-    def __init__(self, *, cwd: Path, log_dir: Path, command=run_command) -> None:
+    def __init__(self, *, cwd: Path, log_dir: Path, command: Callable[[ScheduleEntry], list[str]]) -> None:
         self.cwd = Path(cwd)
         self.log_dir = Path(log_dir)
         self.command = command
@@ -75,32 +66,3 @@ def build_local_scheduler(runner: ScheduleRunner, entries: Sequence[ScheduleEntr
                 max_instances=4,
             )
     return scheduler
-
-
-def native_scheduling_support() -> tuple[bool, str]:
-    """Whether the active ZenML stack's orchestrator takes schedules, and a sentence saying why or why not."""
-    from zenml.client import Client
-
-    stack = Client().active_stack
-    orchestrator = stack.orchestrator
-    if orchestrator.config.is_schedulable:
-        return True, f"orchestrator {orchestrator.name!r} ({orchestrator.flavor}) supports schedules"
-    return False, (
-        f"stack {stack.name!r}: orchestrator {orchestrator.name!r} ({orchestrator.flavor}) does not support "
-        "schedules; use `poe schedule` (the local scheduler) or a stack with a Kubernetes, Airflow, "
-        "Vertex or SageMaker orchestrator"
-    )
-
-
-def register_native_schedule(entry: ScheduleEntry, *, pipeline: Any, config: Any) -> Any:
-    """Register ``entry`` as a native ZenML schedule of ``pipeline`` (5-field cron only)."""
-    from zenml.config.schedule import Schedule
-
-    if len(entry.cron.split()) != 5:
-        raise ValueError(
-            f"schedule {entry.name}: native schedules take 5-field cron expressions, not {entry.cron!r}"
-        )
-    scheduled = pipeline.with_options(
-        schedule=Schedule(name=entry.name, cron_expression=entry.cron), tags=["trigger:schedule"]
-    )
-    return scheduled(config=config)

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llm_engineering.serving import routers
 from llm_engineering.serving.backends import Backend
-from llm_engineering.serving.control import PipelineEntryLike, PipelineRuns, RunInspector
+from llm_engineering.serving.control import PipelineCommand, PipelineEntryLike, PipelineRuns, RunInspector
 from llm_engineering.serving.deps import GuardMiddleware, Services, ServingOptions, build_backend
 from llm_engineering.serving.errors import (
     APIError,
@@ -54,18 +54,20 @@ def _runs(
     settings: Settings,
     pipelines: Mapping[str, PipelineEntryLike] | None,
     *,
+    run_command: PipelineCommand | None,
     api_key: str | None,
     project_root: Path,
     run_inspector: RunInspector | None,
 ) -> tuple[PipelineRuns | None, str]:
     """The control API's runs, or None with the reason it is off."""
-    if pipelines is None:
+    if pipelines is None or run_command is None:
         return None, "the control API is off in this server"
     if not api_key and not settings.serving_control_api:
         logger.warning(CONTROL_OFF)
         return None, CONTROL_OFF
     runs = PipelineRuns(
         pipelines,
+        command=run_command,
         project_root=project_root,
         runs_dir=settings.state_dir / "serving" / "runs",
         inspector=run_inspector,
@@ -80,6 +82,7 @@ def create_app(
     backend: Backend | None = None,
     rag: RagService | None | bool = True,
     pipelines: Mapping[str, PipelineEntryLike] | None = None,
+    run_command: PipelineCommand | None = None,
     run_inspector: RunInspector | None = None,
     options: ServingOptions | None = None,
     project_root: Path = PROJECT_ROOT,
@@ -92,6 +95,8 @@ def create_app(
         rag: the retrieval service; True (default) builds one from the settings; None/False: no retrieval.
         pipelines: the ``tools/run.py`` table for the control API (None: no control API). The
             control API is on only with ``SERVING_API_KEY`` set or ``SERVING_CONTROL_API=true``.
+        run_command: the command line of a pipeline run (``tools/commands.py``'s
+            ``pipeline_command``; None: no control API).
         run_inspector: ZenML's view of a run for ``GET /v1/pipelines/runs/{id}``.
         options: limits and defaults (default: :meth:`ServingOptions.from_settings`).
         project_root: where pipeline runs start.
@@ -103,7 +108,12 @@ def create_app(
     api_key = settings.serving_api_key.get_secret_value() if settings.serving_api_key else None
     poe_key = settings.poe_access_key.get_secret_value() if settings.poe_access_key else None
     runs, runs_off = _runs(
-        settings, pipelines, api_key=api_key, project_root=project_root, run_inspector=run_inspector
+        settings,
+        pipelines,
+        run_command=run_command,
+        api_key=api_key,
+        project_root=project_root,
+        run_inspector=run_inspector,
     )
     services = Services(
         settings, backend=backend, rag=rag or None, runs=runs, options=options, runs_off=runs_off

@@ -1,4 +1,4 @@
-"""The control API's runs: pipelines started from HTTP as ``python -m tools.run`` child processes.
+"""The control API's runs: pipelines started from HTTP as child processes.
 
 A run is validated in the server (the same ``load_config`` the command line uses, so a bad
 key is a 400 naming it before anything starts), then started **outside the server process**
@@ -6,7 +6,8 @@ in its own session, its output going to a log file under ``STATE_DIR/serving/run
 run of a training pipeline at a time: a second gets 409 while the first is alive. A run can
 be cancelled (SIGTERM to its process group, SIGKILL after a grace period). ZenML's view of
 the run (status, steps, metadata) comes from an ``inspector`` the caller passes in: the
-library never imports ZenML (``tools/serve.py`` passes one that asks the ZenML client).
+library never imports ZenML (``tools/serve.py`` passes one that asks the ZenML client). The
+command line of a run comes from the caller too (``tools/commands.py``'s ``pipeline_command``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -37,6 +37,12 @@ TRAINING_PIPELINES = frozenset({"training", "end-to-end"})
 
 RunInspector = Callable[[str, float], dict[str, Any] | None]
 """``(zenml pipeline name, started after as a UNIX time) -> {"id", "name", "status", "steps", "metadata"}`` or None."""
+
+
+class PipelineCommand(Protocol):
+    """Builds the command line that runs a pipeline (``tools/commands.py``'s ``pipeline_command``)."""
+
+    def __call__(self, pipeline: str, *, trigger: str, config: str, overrides: list[str]) -> list[str]: ...
 
 
 class PipelineEntryLike(Protocol):
@@ -117,10 +123,10 @@ class PipelineRuns:
 
     Args:
         pipelines: the ``tools/run.py`` table (name -> entry with ``pipeline``, ``config_model``, ``default_config``).
-        project_root: where ``python -m tools.run`` runs and config paths are resolved.
+        command: the command line of a run (see :class:`PipelineCommand`).
+        project_root: where runs start and config paths are resolved.
         runs_dir: where run logs go.
         inspector: ZenML's view of a run (see :data:`RunInspector`); None: process status only.
-        python: the interpreter to run with.
         allow_publishing: whether a run may publish (``push_to_hub``, hub ids); off by default.
     """
 
@@ -128,10 +134,10 @@ class PipelineRuns:
         self,
         pipelines: Mapping[str, PipelineEntryLike],
         *,
+        command: PipelineCommand,
         project_root: Path,
         runs_dir: Path,
         inspector: RunInspector | None = None,
-        python: str = sys.executable,
         allow_publishing: bool = False,
     ) -> None:
         self.pipelines = pipelines
@@ -139,7 +145,7 @@ class PipelineRuns:
         self.project_root = Path(project_root)
         self.runs_dir = Path(runs_dir)
         self.inspector = inspector
-        self.python = python
+        self.command = command
         self.runs: dict[str, Run] = {}
         self._lock = threading.Lock()
 
@@ -205,9 +211,7 @@ class PipelineRuns:
             run_id = uuid.uuid4().hex[:16]
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             log = self.runs_dir / f"{run_id}.log"
-            command = [self.python, "-m", "tools.run", name, "--config", str(path), "--trigger", "api"]
-            for item in sets:
-                command += ["--set", item]
+            command = self.command(name, trigger="api", config=str(path), overrides=sets)
             with open(log, "wb") as output:
                 process = subprocess.Popen(
                     command,

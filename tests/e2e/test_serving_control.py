@@ -19,13 +19,20 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 @pytest.fixture
 def control_server(project_env) -> Iterator[LiveServer]:
     from llm_engineering.settings import get_settings
+    from tools.commands import pipeline_command
     from tools.run import PIPELINES
     from tools.serve import zenml_run_status
 
     settings = get_settings().model_copy(
         update={"serving_api_key": SecretStr(API_KEY), "twin_backend": "echo"}
     )
-    app = create_app(settings, rag=False, pipelines=PIPELINES, run_inspector=zenml_run_status)
+    app = create_app(
+        settings,
+        rag=False,
+        pipelines=PIPELINES,
+        run_command=pipeline_command,
+        run_inspector=zenml_run_status,
+    )
     with LiveServer(app) as live:
         yield live
 

@@ -134,7 +134,9 @@ def test_the_api_runs_in_the_background_until_stopped(demo_state, tmp_path, monk
         "LLM_TWIN_ENV_FILE": str(tmp_path / "no.env"),
     }.items():
         monkeypatch.setenv(name, value)
-    server = ApiServer(state_dir=tmp_path / "serving", port=free_port())
+    from tools.commands import serve_command
+
+    server = ApiServer(state_dir=tmp_path / "serving", command=serve_command(), port=free_port())
     try:
         first = server.start(timeout=120)
         assert first.running and first.detail == ""

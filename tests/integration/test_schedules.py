@@ -16,7 +16,8 @@ from llm_engineering.application.scheduling import ScheduleRunner, dataset_finge
 from llm_engineering.configs import load_config
 from llm_engineering.configs.schedules import ScheduleEntry, SchedulesConfig
 from llm_engineering.domain.exceptions import ConfigError
-from llm_engineering.infrastructure.scheduler import SubprocessLauncher, build_local_scheduler, run_command
+from llm_engineering.infrastructure.scheduler import SubprocessLauncher, build_local_scheduler
+from tools.schedule import run_command
 
 
 def _sleeper(marker: Path, seconds: float):
@@ -174,7 +175,7 @@ def test_an_unknown_pipeline_stops_the_scheduler_before_it_starts(tmp_path: Path
 
 
 def test_native_schedules_are_refused_on_the_local_stack_with_the_reason(tmp_path: Path) -> None:
-    from llm_engineering.infrastructure.scheduler import native_scheduling_support
+    from tools.schedule import native_scheduling_support
 
     supported, reason = native_scheduling_support()
     assert not supported

@@ -483,10 +483,13 @@ def test_model_names_outside_the_registry_are_openai_404s_never_paths(demo_state
 
 
 def test_the_control_api_is_off_without_a_key_and_refuses_forms_and_publishing(demo_state):  # noqa: F811
+    from tools.commands import pipeline_command
     from tools.run import PIPELINES
 
     open_settings = demo_state.settings(serving_api_key=None)
-    app = create_app(open_settings, backend=EchoBackend(), rag=False, pipelines=PIPELINES)
+    app = create_app(
+        open_settings, backend=EchoBackend(), rag=False, pipelines=PIPELINES, run_command=pipeline_command
+    )
     with LiveServer(app) as live:
         response = httpx.post(f"{live.url}/v1/pipelines/training/runs", json={})
         assert response.status_code == 404 and "SERVING_API_KEY" in response.json()["error"]["message"]
@@ -495,6 +498,7 @@ def test_the_control_api_is_off_without_a_key_and_refuses_forms_and_publishing(d
         backend=EchoBackend(),
         rag=False,
         pipelines=PIPELINES,
+        run_command=pipeline_command,
     )
     with LiveServer(enabled) as live:
         form = {"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"}
