@@ -3,9 +3,11 @@
 Each training row's prompt is asked to the SFT twin exactly as it was trained and will be
 served (its system prompt, the row's passages when it has them, the shared chat template), and
 the twin's own *sampled* answer becomes ``rejected``; the author's text stays ``chosen``. DPO then
-moves the twin away from what it writes today towards what its author wrote. Generation goes
-through :func:`~llm_engineering.model.generation.load_generator` (ONNX Runtime on the CPU by
-default) with the shared :class:`~llm_engineering.domain.decoding.Decoding`. The regenerated
+moves the twin away from what it writes today towards what its author wrote. The caller passes
+the generator in (``stages.run_self_play`` loads the SFT twin with
+:func:`~llm_engineering.model.generation.load_generator`, ONNX Runtime on the CPU by default), as
+evaluation is handed its own; decoding is the shared
+:class:`~llm_engineering.domain.decoding.Decoding`. The regenerated
 dataset is saved in the run folder, so the dataset root's ``LATEST`` keeps pointing at the
 pipeline's own version.
 """
@@ -15,12 +17,16 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llm_engineering.application.datasets.storage import dataset_card, save_dataset
 from llm_engineering.domain.chat import build_messages
 from llm_engineering.domain.dataset import DatasetType
 from llm_engineering.domain.decoding import Decoding
 from llm_engineering.model.training.data import TrainingDataError, load_dataset_version
+
+if TYPE_CHECKING:
+    from llm_engineering.model.generation import TextGenerator
 
 SELF_PLAY_TEMPERATURE = 0.8
 """The temperature used when the shared decoding is greedy: ``rejected`` is a sample of the twin,
@@ -39,39 +45,35 @@ def self_play_decoding(decoding: Decoding | None, *, max_tokens: int, seed: int)
 def regenerate_rejected(
     preference_folder: Path,
     *,
+    generator: TextGenerator,
     model_folder: Path,
     author: str | None,
     output_root: Path,
     max_tokens: int = 128,
     limit: int | None = None,
-    device: str = "cpu",
     seed: int = 0,
     decoding: Decoding | None = None,
-    runtime: str | None = None,
     batch_size: int = 8,
 ) -> Path:
     """A new preference dataset version whose training rows' ``rejected`` the twin wrote.
 
     Args:
         preference_folder: the preference dataset version to start from (prompts, chosen).
-        model_folder: the SFT twin's merged folder.
+        generator: the SFT twin, loaded by the caller (closed by the caller too).
+        model_folder: the SFT twin's merged folder (recorded in the card and manifest).
         author: whose twin.
         output_root: where the new version is saved (``<output_root>/preference/<version>``).
         max_tokens: most tokens per answer.
         limit: regenerate only the first N training rows (the rows DPO will use).
-        device: where the transformers runtime runs (onnx runs on the CPU).
         seed: sampling seed.
         decoding: the shared decoding (None: ``Decoding()``); sampled at
             :data:`SELF_PLAY_TEMPERATURE` when it is greedy.
-        runtime: ``onnx`` or ``transformers`` (None: ``TWIN_RUNTIME``, else by device).
         batch_size: answers decoded together.
 
     Raises:
         TrainingDataError: the twin answered no instruction.
     """
     from datasets import Dataset, DatasetDict
-
-    from llm_engineering.model.generation import load_generator
 
     dataset = load_dataset_version(preference_folder, dataset_type=DatasetType.PREFERENCE)
     train = dataset["train"]
@@ -83,8 +85,7 @@ def regenerate_rejected(
     ]
     sampling = self_play_decoding(decoding, max_tokens=max_tokens, seed=seed)
     started = time.perf_counter()
-    with load_generator(model_folder, runtime=runtime, device=device) as generator:
-        answers = generator.generate(conversations, sampling, batch_size=batch_size)
+    answers = generator.generate(conversations, sampling, batch_size=batch_size)
     seconds = time.perf_counter() - started
     failures: Counter[str] = Counter()
     kept = []

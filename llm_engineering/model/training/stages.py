@@ -98,16 +98,19 @@ def run_self_play(plan: TrainingPlan, sft: StageResult) -> Path:
     if existing is not None:
         return existing
     assert plan.preference_dataset is not None  # the config refuses self_play without DPO
-    return regenerate_rejected(
-        plan.preference_dataset,
-        model_folder=sft.merged,
-        author=plan.author,
-        output_root=root,
-        max_tokens=plan.config.self_play_max_tokens,
-        limit=plan.config.dpo.max_train_samples,
-        device=plan.device,
-        seed=plan.config.dpo.seed,
-    )
+    from llm_engineering.model.generation import load_generator
+
+    with load_generator(sft.merged, device=plan.device) as generator:
+        return regenerate_rejected(
+            plan.preference_dataset,
+            generator=generator,
+            model_folder=sft.merged,
+            author=plan.author,
+            output_root=root,
+            max_tokens=plan.config.self_play_max_tokens,
+            limit=plan.config.dpo.max_train_samples,
+            seed=plan.config.dpo.seed,
+        )
 
 
 def run_dpo(
