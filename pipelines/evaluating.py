@@ -3,9 +3,6 @@
 from zenml import pipeline
 
 from llm_engineering.configs.evaluating import EvaluatingConfig
-from llm_engineering.model.evaluation.plan import plan_evaluation
-from llm_engineering.model.registry import ModelRegistry
-from llm_engineering.settings import get_settings
 from steps.evaluating.generate_answers import generate_answers
 from steps.evaluating.promote_model import promote_model
 from steps.evaluating.score_answers import score_answers
@@ -16,10 +13,11 @@ from steps.evaluating.write_report import write_report
 def evaluating(config: EvaluatingConfig, after: list[str] | None = None) -> str:
     """Score every model version (base, SFT, DPO) on the test split, served and bare, and promote the best one.
 
-    Refuses, before any step runs, a run that cannot succeed: no model version yet, an
-    unknown version, no dataset or an empty test split, no author, a required judge without
-    an endpoint, test documents that an evaluated version trained on (unknown metric names
-    are refused earlier, by the config).
+    ``tools/run.py`` refuses, before any step runs, a run that cannot succeed
+    (:func:`~llm_engineering.model.evaluation.plan.plan_evaluation_from_settings`): no model
+    version yet, an unknown version, no dataset or an empty test split, no author, a required
+    judge without an endpoint, test documents that an evaluated version trained on (unknown
+    metric names are refused earlier, by the config).
 
     When chained after training (``after``), the model versions do not exist yet when the run
     is compiled: the same checks then run in the first step.
@@ -31,14 +29,6 @@ def evaluating(config: EvaluatingConfig, after: list[str] | None = None) -> str:
     Returns:
         The invocation id of the last step, so a chaining pipeline can run ``after`` it.
     """
-    if after is None:
-        settings = get_settings()
-        plan_evaluation(
-            config,
-            registry=ModelRegistry(settings.models_dir),
-            datasets_root=settings.state_dir / "datasets",
-            judge_configured=bool(settings.openai_base_url),
-        )
     answers = generate_answers(config=config, after=after)
     results = score_answers(evaluation_answers=answers, config=config)
     decision = promote_model(evaluation_results=results, promotion=config.promotion)

@@ -2,13 +2,9 @@
 
 from zenml import pipeline
 
-from llm_engineering.application.datasets.checks import check_prerequisites
-from llm_engineering.application.datasets.feature_source import check_feature_store
 from llm_engineering.application.datasets.storage import file_digest
 from llm_engineering.configs.datasets import GenerateDatasetsConfig
 from llm_engineering.domain.dataset import DatasetType
-from llm_engineering.infrastructure.vector_stores import build_vector_store
-from llm_engineering.settings import get_settings
 from steps.generate_datasets.attach_context import attach_context
 from steps.generate_datasets.build_dataset import build_dataset
 from steps.generate_datasets.filter_samples import filter_samples
@@ -22,10 +18,11 @@ from steps.generate_datasets.load_handbook_samples import load_handbook_samples
 def generate_datasets(config: GenerateDatasetsConfig, after: list[str] | None = None) -> str:
     """Build the instruction (SFT) or preference (DPO) dataset of the configured authors.
 
-    Refuses, before any step runs, a run that cannot succeed: an ``llm`` strategy without an
-    endpoint, a model that is neither a folder nor served, an empty feature store (checked here
-    only when the run is not chained after the feature pipeline, which fills it; else its first
-    step checks).
+    ``tools/run.py`` refuses, before any step runs, a run that cannot succeed
+    (:func:`~llm_engineering.application.datasets.checks.check_dataset_run`): an ``llm`` strategy
+    without an endpoint, a model that is neither a folder nor served, an empty feature store
+    (checked only when the run is not chained after the feature pipeline, which fills it; else its
+    first step checks).
 
     Args:
         config: the validated dataset config.
@@ -34,7 +31,6 @@ def generate_datasets(config: GenerateDatasetsConfig, after: list[str] | None = 
     Returns:
         The invocation id of the last step, so a chaining pipeline can run ``after`` it.
     """
-    check_prerequisites(config, settings=get_settings())
     if config.source == "handbook_json":
         samples = load_handbook_samples(
             path=str(config.handbook_json),
@@ -43,11 +39,6 @@ def generate_datasets(config: GenerateDatasetsConfig, after: list[str] | None = 
             after=after,
         )
     else:
-        if after is None:
-            with build_vector_store() as store:
-                check_feature_store(
-                    store, author_full_names=config.author_full_names, categories=config.extracts.categories
-                )
         extracts = load_extracts(
             author_full_names=config.author_full_names,
             extracts=config.extracts,

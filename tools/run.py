@@ -1,8 +1,9 @@
 """Run a pipeline: ``python -m tools.run PIPELINE [--config PATH] [--set KEY=VALUE ...]``.
 
-One table maps each pipeline name to its function, its config model and its default
-config. The config is read and validated before ZenML is imported, so a bad file stops
-in a second with a message naming the key, and no run starts.
+One table maps each pipeline name to its function, its config model, its default config and
+the library check that refuses a run that cannot succeed. The config is read and validated
+before ZenML is imported, so a bad file stops in a second with a message naming the key, and no
+run starts; the check runs next, before any step (the pipelines themselves are wiring only).
 """
 
 from __future__ import annotations
@@ -10,25 +11,52 @@ from __future__ import annotations
 import importlib
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
 from llm_engineering.configs import load_config
 from llm_engineering.domain.exceptions import ConfigError
-from llm_engineering.settings import PROJECT_ROOT
+from llm_engineering.settings import PROJECT_ROOT, get_settings
+
+
+def check_datasets_run(config: Any, *, chained: bool = False) -> None:
+    """The dataset run's checks; the feature store is checked only when the run is not chained
+    after the feature pipeline (which fills it; the first step checks then)."""
+    from llm_engineering.application.datasets.checks import check_dataset_run
+    from llm_engineering.infrastructure.vector_stores import build_vector_store
+
+    check_dataset_run(config, settings=get_settings(), open_store=None if chained else build_vector_store)
+
+
+def check_evaluating_run(config: Any) -> None:
+    """The evaluation's plan: refuses missing versions, datasets, author or judge endpoint."""
+    from llm_engineering.model.evaluation.plan import plan_evaluation_from_settings
+
+    plan_evaluation_from_settings(config, settings=get_settings())
+
+
+def check_chained_datasets(config: Any) -> None:
+    """A chain's dataset configs against the settings; what needs earlier stages' output is checked
+    by each stage's first step."""
+    for datasets in (config.instruct_datasets, config.preference_datasets):
+        check_datasets_run(datasets, chained=True)
 
 
 @dataclass(frozen=True)
 class PipelineEntry:
-    """Where a pipeline, its config model and its default config live ("module:attribute")."""
+    """Where a pipeline, its config model and its default config live ("module:attribute"), and the
+    check that refuses a run of it before any step (None: the steps check)."""
 
     pipeline: str
     config_model: str
     default_config: str
     summary: str
+    check: Callable[[Any], None] | None = None
 
 
 PIPELINES: dict[str, PipelineEntry] = {
@@ -49,18 +77,21 @@ PIPELINES: dict[str, PipelineEntry] = {
         "llm_engineering.configs.datasets:GenerateDatasetsConfig",
         "configs/generate_instruct_datasets.yaml",
         "build the instruction dataset from the cleaned documents",
+        check_datasets_run,
     ),
     "generate-preference-datasets": PipelineEntry(
         "pipelines.generate_datasets:generate_datasets",
         "llm_engineering.configs.datasets:GenerateDatasetsConfig",
         "configs/generate_preference_datasets.yaml",
         "build the preference dataset from the cleaned documents",
+        check_datasets_run,
     ),
     "end-to-end-data": PipelineEntry(
         "pipelines.end_to_end_data:end_to_end_data",
         "llm_engineering.configs.end_to_end:EndToEndDataConfig",
         "configs/end_to_end_data.yaml",
         "ETL, features and both datasets chained from one config",
+        check_chained_datasets,
     ),
     "training": PipelineEntry(
         "pipelines.training:training",
@@ -73,12 +104,14 @@ PIPELINES: dict[str, PipelineEntry] = {
         "llm_engineering.configs.evaluating:EvaluatingConfig",
         "configs/evaluating.yaml",
         "score every model version and promote the best",
+        check_evaluating_run,
     ),
     "end-to-end": PipelineEntry(
         "pipelines.end_to_end:end_to_end",
         "llm_engineering.configs.end_to_end:EndToEndConfig",
         "configs/end_to_end.yaml",
         "links to an evaluated, promoted twin: every stage chained from one config",
+        check_chained_datasets,
     ),
 }
 
@@ -209,6 +242,8 @@ def main(
     # A name of our own finds this run (and only this one) if it fails.
     run_name = f"{pipeline_fn.name}-{datetime.now(UTC):%Y_%m_%d-%H_%M_%S_%f}"
     try:
+        if entry.check is not None:
+            entry.check(config)
         run = pipeline_fn.with_options(
             enable_cache=not no_cache, tags=[f"trigger:{trigger}"], run_name=run_name
         )(config=config)

@@ -141,7 +141,10 @@ def _register_native(entries, pipeline_configs) -> None:
         click.echo(f"native schedules unavailable: {reason}", err=True)
         sys.exit(1)
     for entry in entries:
-        pipeline = load_reference(PIPELINES[entry.pipeline].pipeline)
+        pipeline_entry = PIPELINES[entry.pipeline]
+        if pipeline_entry.check is not None:
+            pipeline_entry.check(pipeline_configs[entry.name])
+        pipeline = load_reference(pipeline_entry.pipeline)
         register_native_schedule(entry, pipeline=pipeline, config=pipeline_configs[entry.name])
         click.echo(f"registered native schedule {entry.name}: {entry.pipeline} at {entry.cron!r}")
 

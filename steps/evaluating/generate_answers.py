@@ -8,9 +8,8 @@ from zenml.logger import get_logger
 
 from llm_engineering.configs.evaluating import EvaluatingConfig
 from llm_engineering.model.evaluation.answer import ServedContexts, answer_samples, retrieve_served_contexts
-from llm_engineering.model.evaluation.plan import EvaluationPlan, plan_evaluation
+from llm_engineering.model.evaluation.plan import EvaluationPlan, plan_evaluation_from_settings
 from llm_engineering.model.evaluation.results import EvaluationAnswers
-from llm_engineering.model.registry import ModelRegistry
 from llm_engineering.settings import Settings, get_settings
 
 logger = get_logger(__name__)
@@ -44,12 +43,7 @@ def generate_answers(config: EvaluatingConfig) -> Annotated[EvaluationAnswers, "
         Each version's answers per arm (kept for reading side by side) and author perplexity.
     """
     settings = get_settings()
-    plan = plan_evaluation(
-        config,
-        registry=ModelRegistry(settings.models_dir),
-        datasets_root=settings.state_dir / "datasets",
-        judge_configured=bool(settings.openai_base_url),
-    )
+    plan = plan_evaluation_from_settings(config, settings=settings)
     started = time.perf_counter()
     contexts = (
         _served_contexts(plan, k=config.context.k, settings=settings) if "served" in config.arms else None

@@ -16,13 +16,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm_engineering.application.datasets.storage import latest_dataset
 from llm_engineering.configs.evaluating import EvaluatingConfig
 from llm_engineering.domain.exceptions import LLMTwinError
 from llm_engineering.model.evaluation.results import EvalSample
 from llm_engineering.model.registry import ModelRegistry, ModelVersion
+
+if TYPE_CHECKING:  # the caller hands the settings in; this module reads none itself
+    from llm_engineering.settings import Settings
 
 TRAINING_FIX = "run `poe run-training-pipeline` first (it registers base, <run>-sft and <run>-dpo)"
 DATASET_FIX = "run `poe run-generate-instruct-datasets-pipeline` first, or set dataset: PATH"
@@ -243,4 +246,22 @@ def plan_evaluation(
         judge=config.judge.mode == "on" or (config.judge.mode == "auto" and judge_configured),
         split=split,
         checks=checks,
+    )
+
+
+def plan_evaluation_from_settings(config: EvaluatingConfig, *, settings: Settings) -> EvaluationPlan:
+    """:func:`plan_evaluation` with the registry, datasets and endpoint of ``settings``.
+
+    ``tools/run.py`` calls it before a run starts (so a run that cannot succeed is refused before
+    any step), and the first step calls it again (a chained run's versions exist only then).
+
+    Raises:
+        EvaluationInputError: as :func:`plan_evaluation`.
+        UnknownModelVersion: as :func:`plan_evaluation`.
+    """
+    return plan_evaluation(
+        config,
+        registry=ModelRegistry(settings.models_dir),
+        datasets_root=settings.state_dir / "datasets",
+        judge_configured=bool(settings.openai_base_url),
     )
