@@ -10,11 +10,9 @@ from llm_engineering.application.datasets.offline import (
     GenericAnswerWriter,
     KeyPhrases,
     OfflineInstructionWriter,
-    first_sentence,
-    fragment_reason,
-    question_for,
 )
 from llm_engineering.application.datasets.quality import filter_samples
+from llm_engineering.application.questions import first_sentence, fragment_reason, question_for
 from llm_engineering.configs.datasets import GenerateDatasetsConfig
 from llm_engineering.domain.cleaned_documents import CleanedDocument
 from llm_engineering.domain.dataset import DatasetType, InstructionSample, PreferenceSample

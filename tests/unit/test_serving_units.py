@@ -206,7 +206,7 @@ def test_every_suggested_question_names_a_topic_word_of_its_document(tmp_path):
     title or opening heading (compared on the first five letters, so chunk/chunking match)."""
     import re
 
-    from llm_engineering.application.datasets.offline import STOP_WORDS
+    from llm_engineering.application.questions import STOP_WORDS
     from llm_engineering.application.rag.suggestions import build_suggestions, load_suggestions
 
     documents = list(_demo_documents())

@@ -30,7 +30,7 @@ from typing import TypeVar
 import numpy as np
 from pydantic import BaseModel
 
-from llm_engineering.application.datasets.offline import fragment_reason
+from llm_engineering.application.questions import fragment_reason
 from llm_engineering.domain.dataset import Extract, PreferenceSample, Sample, sample_answer
 
 X = TypeVar("X")
@@ -187,7 +187,7 @@ def filter_samples(
     """Samples that pass the length filters and name their topic, without duplicates.
 
     An instruction that is a fragment rather than a question naming its topic
-    (:func:`offline.fragment_reason`, e.g. "What is your take on wrong and fixes?") is dropped
+    (:func:`questions.fragment_reason`, e.g. "What is your take on wrong and fixes?") is dropped
     and counted as ``fragment_instruction``, whatever strategy wrote it.
 
     Two samples are duplicates when both their instructions and their answers are (exactly, or

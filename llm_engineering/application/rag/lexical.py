@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from llm_engineering.application.datasets.offline import STOP_WORDS
+from llm_engineering.application.questions import STOP_WORDS
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from llm_engineering.application.datasets.offline import (
+from llm_engineering.application.questions import (
     STOP_WORDS,
     first_sentence,
     fragment_reason,
