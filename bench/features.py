@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from llm_engineering.application.features import flow
+from llm_engineering.application.features.reports import FeatureRunReport
 from llm_engineering.application.preprocessing.ids import stable_uuid
 from llm_engineering.configs.features import FeatureEngineeringConfig
 from llm_engineering.domain.documents import ArticleDocument
@@ -61,7 +62,7 @@ def bench_corpus(corpus: Path) -> None:
                 authors = sorted({d.author_full_name for d in warehouse.find(ArticleDocument)})
                 config = FeatureEngineeringConfig(author_full_names=authors)
 
-                def run() -> flow.FeatureRunReport:
+                def run() -> FeatureRunReport:
                     return flow.run_feature_flow(
                         warehouse=warehouse,
                         store=store,

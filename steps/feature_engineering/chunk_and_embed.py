@@ -5,7 +5,8 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.features.flow import CleaningReport, EmbeddingReport, embed_pending
+from llm_engineering.application.features.flow import embed_pending
+from llm_engineering.application.features.reports import CleaningReport, EmbeddingReport
 from llm_engineering.configs.features import ChunkingSettings, EmbeddingSettings, LoadingSettings
 from llm_engineering.infrastructure.embeddings import build_embedder, embedding_model_name
 from llm_engineering.infrastructure.vector_stores import build_vector_store

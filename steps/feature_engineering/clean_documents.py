@@ -5,9 +5,9 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.features.flow import CleaningReport
 from llm_engineering.application.features.flow import clean_documents as clean
 from llm_engineering.application.features.query import WarehouseIndex
+from llm_engineering.application.features.reports import CleaningReport
 from llm_engineering.configs.features import CleaningSettings, LoadingSettings
 from llm_engineering.infrastructure.vector_stores import build_vector_store
 from llm_engineering.infrastructure.warehouse import open_warehouse

@@ -18,6 +18,7 @@ from qdrant_client import QdrantClient
 from llm_engineering.application.feature_store import iter_cleaned_documents, scroll_all
 from llm_engineering.application.features import bookkeeping, flow
 from llm_engineering.application.features.query import UnknownAuthorError
+from llm_engineering.application.features.reports import FeatureRunReport
 from llm_engineering.application.preprocessing import chunking, cleaning
 from llm_engineering.application.preprocessing.embedding import TextEmbedder
 from llm_engineering.application.rag.retrieval import search
@@ -199,7 +200,7 @@ def _run(
     factory: Factory,
     *names: str,
     config: FeatureEngineeringConfig | None = None,
-) -> flow.FeatureRunReport:
+) -> FeatureRunReport:
     return flow.run_feature_flow(
         warehouse=warehouse,
         store=store,

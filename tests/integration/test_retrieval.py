@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from llm_engineering.application.features import flow
+from llm_engineering.application.features.reports import FeatureRunReport
 from llm_engineering.application.rag.retrieval import NoEmbeddedChunks, search, search_many
 from llm_engineering.configs.features import FeatureEngineeringConfig
 from llm_engineering.domain.documents import ArticleDocument
@@ -46,7 +47,7 @@ TITLED_LINKS = [
 class EmbeddedCorpus:
     state_dir: Path
     titles: dict[str, str]  # link -> title
-    report: flow.FeatureRunReport
+    report: FeatureRunReport
 
     @property
     def store_dir(self) -> Path:
