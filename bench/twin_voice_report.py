@@ -35,7 +35,8 @@ class Article:
 
 def load_articles(corpus: Path) -> list[Article]:
     """The corpus's articles, cleaned as the feature pipeline cleans them (each author's boilerplate lines dropped)."""
-    from llm_engineering.application.preprocessing.cleaning import author_boilerplate, clean_document
+    from llm_engineering.application.preprocessing.boilerplate import author_boilerplate
+    from llm_engineering.application.preprocessing.cleaning import clean_document
     from llm_engineering.domain.documents import ArticleDocument
     from llm_engineering.infrastructure.warehouse_json import read_documents
 

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from llm_engineering.application.preprocessing.boilerplate import author_boilerplate, repeated_lines
 from llm_engineering.application.preprocessing.cleaning import (
-    author_boilerplate,
     clean_article,
     clean_article_text,
     clean_document,
     clean_post,
     clean_repository,
     normalise_characters,
-    repeated_lines,
 )
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument
 from llm_engineering.domain.types import DataCategory

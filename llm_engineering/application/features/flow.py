@@ -31,8 +31,9 @@ from llm_engineering.application.features.writer import (
     store_embedded,
     write_cleaned,
 )
+from llm_engineering.application.preprocessing.boilerplate import author_boilerplate
 from llm_engineering.application.preprocessing.chunking import chunk_document
-from llm_engineering.application.preprocessing.cleaning import author_boilerplate, clean_document
+from llm_engineering.application.preprocessing.cleaning import clean_document
 from llm_engineering.application.preprocessing.embedding import EmbeddingStats, TextEmbedder, embed_chunks
 from llm_engineering.configs.features import ChunkingSettings, FeatureEngineeringConfig
 from llm_engineering.domain.cleaned_documents import CleanedDocument

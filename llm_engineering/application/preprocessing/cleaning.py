@@ -25,7 +25,7 @@ Rules, per category (each has a unit test on an inline case and on a real page):
 4. Noise goes wherever it stands: site notices (``SubscribeSign in``, the "requires
    JavaScript" notice, ...), generic captions (``Image by author``), lines of only marks
    (``* * *``, ``↓↓↓``), empty headings, lines of only links, and the author's repeated
-   lines passed as ``boilerplate`` (:func:`repeated_lines`).
+   lines passed as ``boilerplate`` (:func:`boilerplate.repeated_lines`).
 5. Page chrome goes only where it lives: the *head* (before the first sentence-length
    paragraph, code block or table) and the *foot* (after the last one) lose share and
    subscribe widgets, counters (``13``, ``2.1K``), bare domains, copyright lines,
@@ -55,10 +55,8 @@ A document whose cleaned text is empty yields None: the caller counts it as skip
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -156,7 +154,6 @@ HEADER_END_MARKERS: tuple[str, ...] = ("ListenShare",)
 _HEADER_SEARCH_CHARS = 3000
 _SHORT_LINE_WORDS = 8
 _MIN_HEADER_LINES = 3
-_MIN_REPEATED_WORDS = 5
 
 _LIST_ITEM = re.compile(r"^\s*(?:[*+-]|\d{1,3}[.)])\s+")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s*(.*?)\s*#*\s*$")
@@ -184,10 +181,10 @@ def _plain(line: str) -> str:
 
 def boilerplate_key(line: str) -> str:
     """The form in which lines are compared with a ``boilerplate`` set: plain text, case-folded."""
-    return _key(_clean_prose_line(normalise_characters(line)))
+    return line_key(_clean_prose_line(normalise_characters(line)))
 
 
-def _key(cleaned_line: str) -> str:
+def line_key(cleaned_line: str) -> str:
     """:func:`boilerplate_key` of a line that is already a cleaned prose line."""
     return _plain(cleaned_line).casefold()
 
@@ -256,7 +253,7 @@ def _join(previous: str, line: str) -> str:
     return previous + " " + line
 
 
-def _logical_lines(kind: BlockKind, lines: list[str]) -> list[str]:
+def logical_lines(kind: BlockKind, lines: list[str]) -> list[str]:
     """A prose block's lines with the wrapped ones joined: a paragraph or list item is one line,
     a wrapped heading one line, a quote one line per ``>``; tables keep their lines."""
     if kind == BlockKind.TABLE:
@@ -308,7 +305,7 @@ class _Unit:
         return _word_count(" ".join(self.lines)) > _SHORT_LINE_WORDS
 
 
-def _units(text: str) -> list[_Unit]:
+def text_units(text: str) -> list[_Unit]:
     """The page's blocks with code kept verbatim and prose characters normalised (lines unjoined)."""
     units: list[_Unit] = []
     blank = False
@@ -337,9 +334,9 @@ def _filter_unit(unit: _Unit, *, drop: Callable[[str], bool], boilerplate: froze
     lines = unit.lines
     if len(lines) > 1 and unit.kind != BlockKind.HEADING:  # a widget line inside a block of short lines
         lines = [line for line in lines if not drop(line)]
-    lines = [line for line in _logical_lines(unit.kind, lines) if not drop(line)]
+    lines = [line for line in logical_lines(unit.kind, lines) if not drop(line)]
     if boilerplate:
-        lines = [line for line in lines if _key(line) not in boilerplate]
+        lines = [line for line in lines if line_key(line) not in boilerplate]
     return _Unit(unit.kind, lines, unit.blank_before) if lines else None
 
 
@@ -410,12 +407,12 @@ def clean_article_text(
         text: the crawled Markdown text of the page.
         title: the article's title; headings of the head and foot that repeat it are dropped.
         subtitle: the article's subtitle; headings of the head and foot that repeat it are dropped.
-        boilerplate: lines that repeat across the author's documents (:func:`repeated_lines`);
+        boilerplate: lines that repeat across the author's documents (:func:`boilerplate.repeated_lines`);
             a paragraph, list item or quote line equal to one of them is dropped wherever it stands.
     """
     text = _cut_page_chrome(normalise_characters(text))
     units = _keep_body(
-        _units(text), title_keys=_title_keys(title, subtitle), boilerplate=_normalised_keys(boilerplate)
+        text_units(text), title_keys=_title_keys(title, subtitle), boilerplate=_normalised_keys(boilerplate)
     )
     parts: list[str] = []
     for unit in units:
@@ -432,7 +429,7 @@ def clean_article(
 
     Args:
         content: ``{"Title", "Subtitle", "Content"}`` as the crawlers store it.
-        boilerplate: lines that repeat across the author's documents, dropped (:func:`repeated_lines`).
+        boilerplate: lines that repeat across the author's documents, dropped (:func:`boilerplate.repeated_lines`).
 
     Returns:
         The title (None when the page has none) and the cleaned text, title and subtitle first;
@@ -452,65 +449,6 @@ def clean_article(
     return title, "\n\n".join(parts)
 
 
-# -- repeated lines ------------------------------------------------------------------------
-
-
-def _candidate_lines(text: str) -> set[str]:
-    """Keys of the lines of a text that may be boilerplate: prose of at least 5 words, not code."""
-    keys = set()
-    for unit in _units(normalise_characters(text)):
-        if unit.verbatim:
-            continue
-        for line in _logical_lines(unit.kind, unit.lines):
-            key = _key(line)
-            if sum(any(c.isalpha() for c in word) for word in key.split()) >= _MIN_REPEATED_WORDS:
-                keys.add(key)
-    return keys
-
-
-def repeated_lines(texts: Iterable[str], *, min_documents: int = 3, min_share: float = 0.2) -> frozenset[str]:
-    """Lines that repeat across one author's documents: promotions, sign-offs, newsletter banners.
-
-    Lines are compared in :func:`boilerplate_key` form, wrapped paragraphs joined, so raw crawled
-    texts and cleaned ones give the same keys. Code, tables and lines of fewer than 5 words
-    (``## Conclusion``, ``Thanks!``) never count.
-
-    Args:
-        texts: the texts of one author's documents (raw or cleaned), one per document.
-        min_documents: a line must appear in at least this many documents...
-        min_share: ...and in at least this share of them.
-
-    Returns:
-        The keys of the repeated lines, for the ``boilerplate`` argument of the cleaning functions.
-
-    Raises:
-        ValueError: if ``min_documents`` is below 2 or ``min_share`` is not in (0, 1].
-    """
-    if min_documents < 2:
-        raise ValueError(
-            f"min_documents must be at least 2 (a line in one document is not repeated), got {min_documents}"
-        )
-    if not 0 < min_share <= 1:
-        raise ValueError(f"min_share must be in (0, 1], got {min_share}")
-    counts: Counter[str] = Counter()
-    documents = 0
-    for text in texts:
-        documents += 1
-        counts.update(_candidate_lines(text))
-    needed = max(min_documents, math.ceil(min_share * documents))
-    return frozenset(key for key, count in counts.items() if count >= needed)
-
-
-def author_boilerplate(
-    texts_by_author: Mapping[str, Iterable[str]], *, min_documents: int = 3, min_share: float = 0.2
-) -> dict[str, frozenset[str]]:
-    """:func:`repeated_lines` per author: ``{author: boilerplate}`` for the cleaning functions."""
-    return {
-        author: repeated_lines(texts, min_documents=min_documents, min_share=min_share)
-        for author, texts in texts_by_author.items()
-    }
-
-
 # -- posts, repositories, documents ------------------------------------------------------
 
 _SEE_MORE = re.compile(r"^\s*(?:…|\.\.\.)\s*see more\s*$|^\s*see translation\s*$", re.IGNORECASE)
@@ -521,7 +459,7 @@ def clean_post(content: Mapping[str, Any], *, boilerplate: frozenset[str] = froz
 
     Args:
         content: ``{"Content": text}`` as the crawlers store it.
-        boilerplate: lines that repeat across the author's posts, dropped (:func:`repeated_lines`).
+        boilerplate: lines that repeat across the author's posts, dropped (:func:`boilerplate.repeated_lines`).
     """
     keys = _normalised_keys(boilerplate)
     text = normalise_characters(str(content.get("Content") or content.get("text") or ""))
@@ -563,7 +501,7 @@ def clean_document(
 
     Args:
         document: an article, post or repository document.
-        boilerplate: lines that repeat across the author's documents (:func:`repeated_lines`),
+        boilerplate: lines that repeat across the author's documents (:func:`boilerplate.repeated_lines`),
             dropped from articles and posts; repositories keep every line.
 
     Returns:
