@@ -15,8 +15,8 @@ from llm_engineering.application.preprocessing.cleaning import (
     clean_document,
     clean_post,
     clean_repository,
-    normalise_characters,
 )
+from llm_engineering.application.preprocessing.lines import normalise_characters
 from llm_engineering.domain.documents import ArticleDocument, PostDocument, RepositoryDocument
 from llm_engineering.domain.types import DataCategory
 
@@ -32,11 +32,6 @@ def _article(content: str, **extra) -> ArticleDocument:
 
 
 # -- characters and whitespace -----------------------------------------------------------
-
-
-def test_characters_are_normalised():
-    raw = "caf\u0065\u0301\u00a0au\u200b lait\r\nnext\rline\u2009end"
-    assert normalise_characters(raw) == "café au lait\nnext\nline end"
 
 
 def test_wrapped_lines_are_joined_and_spaces_collapsed_but_paragraphs_stay():

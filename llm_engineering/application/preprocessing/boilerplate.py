@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from llm_engineering.application.preprocessing.cleaning import (
+from llm_engineering.application.preprocessing.lines import (
     line_key,
     logical_lines,
     normalise_characters,

@@ -4,7 +4,8 @@ The warehouse holds text as crawled: articles are Markdown made from HTML pages 
 trafilatura, or html2text in the handbook corpus) and still carry menus, share buttons,
 bylines and footers; posts are LinkedIn text; repositories map file paths to file contents.
 Cleaning turns each into one text that the chunker and the dataset generator can trust.
-Blocks come from the one Markdown parser (:mod:`~llm_engineering.application.preprocessing.markdown`).
+Blocks and lines come from :mod:`~llm_engineering.application.preprocessing.lines`; this module holds
+the rules.
 
 Rules, per category (each has a unit test on an inline case and on a real page):
 
@@ -58,30 +59,27 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from llm_engineering.application.preprocessing.markdown import CODE_KINDS, BlockKind, parse_blocks
+from llm_engineering.application.preprocessing.lines import (
+    HEADING,
+    SHORT_LINE_WORDS,
+    SPACE_RUNS,
+    TextUnit,
+    clean_prose_line,
+    line_key,
+    logical_lines,
+    normalise_characters,
+    plain_text,
+    text_units,
+)
+from llm_engineering.application.preprocessing.markdown import CODE_KINDS, BlockKind
 from llm_engineering.domain.cleaned_documents import CleanedDocument
 from llm_engineering.domain.documents import ContentDocument
 from llm_engineering.domain.types import DataCategory
 
 RULES_VERSION = "2"
 # bump when the rules change: features are re-cleaned / re-chunked once
-
-# -- characters --------------------------------------------------------------------------
-
-_ODD_SPACES = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
-_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
-
-
-def normalise_characters(text: str) -> str:
-    """NFC, ``\\n`` line endings, plain spaces, no zero-width characters or soft hyphens."""
-    text = unicodedata.normalize("NFC", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _ZERO_WIDTH.sub("", text)
-    return _ODD_SPACES.sub(" ", text)
-
 
 # -- boilerplate vocabulary ----------------------------------------------------------------
 
@@ -152,11 +150,8 @@ HEADER_END_MARKERS: tuple[str, ...] = ("ListenShare",)
 """In run-together text, everything up to one of these (near the top) is page header."""
 
 _HEADER_SEARCH_CHARS = 3000
-_SHORT_LINE_WORDS = 8
 _MIN_HEADER_LINES = 3
 
-_LIST_ITEM = re.compile(r"^\s*(?:[*+-]|\d{1,3}[.)])\s+")
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s*(.*?)\s*#*\s*$")
 _NO_WORDS = re.compile(r"^[\W_]*$")  # punctuation, icons and arrows only
 _COUNTER = re.compile(r"^[\d.,]+\s*[KkMm]?$")
 _DOMAIN = re.compile(
@@ -166,33 +161,17 @@ _COPYRIGHT = re.compile(r"^(?:__)?\s*(?:©|\(c\)|copyright\b)", re.IGNORECASE)
 _FOLLOW = re.compile(r"^(?:·\s*)?(?:follow|sign (?:up|in)|subscribe)\b", re.IGNORECASE)
 _LINK = r"(?:!?\[[^\]]*\]\([^)\s]*(?:\s+\"[^\"]*\")?\)|<https?://[^>\s]+>|https?://\S+)"
 _LINK_ONLY = re.compile(rf"^\s*(?:[*+-]\s+)?{_LINK}(?:[\s·|•,]*{_LINK})*[\s·|•,]*$")
-_BOLD = re.compile(r"\*\*|(?<!\w)__(?!\w)|(?<=\s)__(?=\w)|^__(?=\w)")
-_SPACES = re.compile(r"[ \t]{2,}")
-
-
-def _plain(line: str) -> str:
-    """A line without Markdown markers, for comparisons."""
-    heading = _HEADING.match(line)
-    if heading and heading.group(1):
-        line = heading.group(2)
-    line = _LIST_ITEM.sub("", line)
-    return _SPACES.sub(" ", line.replace("**", "").replace("__", "").strip(" *_#>")).strip()
 
 
 def boilerplate_key(line: str) -> str:
     """The form in which lines are compared with a ``boilerplate`` set: plain text, case-folded."""
-    return line_key(_clean_prose_line(normalise_characters(line)))
-
-
-def line_key(cleaned_line: str) -> str:
-    """:func:`boilerplate_key` of a line that is already a cleaned prose line."""
-    return _plain(cleaned_line).casefold()
+    return line_key(clean_prose_line(normalise_characters(line)))
 
 
 def is_anywhere_noise(line: str) -> bool:
     """Whether a prose line is noise wherever it stands: a site notice, a generic caption, a line of
     only marks (``* * *``, ``↓↓↓``), an empty heading, or only links (rule 4)."""
-    plain = _plain(line)
+    plain = plain_text(line)
     folded = plain.casefold()
     return bool(
         not plain
@@ -211,15 +190,15 @@ def is_boilerplate_line(line: str, *, title_keys: Iterable[str] = ()) -> bool:
     """
     if is_anywhere_noise(line):
         return True
-    plain = _plain(line)
+    plain = plain_text(line)
     folded = plain.casefold()
     if folded in BOILERPLATE_LINES or _COUNTER.match(plain) or _DOMAIN.match(plain):
         return True
     if _COPYRIGHT.match(line.strip()) and len(plain) < 120:
         return True
-    if _FOLLOW.match(plain) and len(plain.split()) <= _SHORT_LINE_WORDS:
+    if _FOLLOW.match(plain) and len(plain.split()) <= SHORT_LINE_WORDS:
         return True
-    return bool(_HEADING.match(line)) and any(_repeats_title(folded, key) for key in title_keys)
+    return bool(HEADING.match(line)) and any(_repeats_title(folded, key) for key in title_keys)
 
 
 def _repeats_title(heading: str, title: str) -> bool:
@@ -231,103 +210,12 @@ def _repeats_title(heading: str, title: str) -> bool:
     return title.startswith(heading + " ") or title.endswith(" " + heading)
 
 
-# -- prose -------------------------------------------------------------------------------
-
-
-def _clean_prose_line(line: str) -> str:
-    line = unicodedata.normalize("NFKC", line)
-    indent = ""
-    item = _LIST_ITEM.match(line)
-    if item:
-        indent = " " * min(len(line) - len(line.lstrip(" ")), 8)
-        line = line.lstrip(" ")
-    line = _BOLD.sub("", line)
-    line = _SPACES.sub(" ", line.replace("\t", " ")).strip()
-    return indent + line
-
-
-def _join(previous: str, line: str) -> str:
-    """Two wrapped lines of one paragraph as one (``pre-`` + ``trained`` -> ``pre-trained``)."""
-    if re.search(r"\w-$", previous) and line[:1].islower():
-        return previous + line
-    return previous + " " + line
-
-
-def logical_lines(kind: BlockKind, lines: list[str]) -> list[str]:
-    """A prose block's lines with the wrapped ones joined: a paragraph or list item is one line,
-    a wrapped heading one line, a quote one line per ``>``; tables keep their lines."""
-    if kind == BlockKind.TABLE:
-        return lines
-    joined: list[str] = []
-    for line in lines:
-        if joined and not (kind == BlockKind.QUOTE and line.lstrip().startswith(">")):
-            joined[-1] = _join(joined[-1], line)
-        else:
-            joined.append(line)
-    return joined
-
-
-def _word_count(line: str) -> int:
-    return len(_plain(line).split())
-
-
-def _fence_indented(body: list[str]) -> list[str]:
-    """An indented code block as a fenced one: dedented, blank edges and copy icon removed."""
-    rows = [row.expandtabs(4) if row.startswith("\t") else row for row in body]
-    indent = min(len(row) - len(row.lstrip(" ")) for row in rows if row.strip())
-    rows = [row[indent:].rstrip() for row in rows]
-    rows[-1] = re.sub(r"\s*__$", "", rows[-1])  # html2text's copy-button icon
-    return ["```", *rows, "```"]
-
-
 # -- articles ----------------------------------------------------------------------------
 
 
-@dataclass
-class _Unit:
-    """One block of the page, cleaned: its kind, its lines, and whether a blank line preceded it."""
-
-    kind: BlockKind
-    lines: list[str]
-    blank_before: bool
-
-    @property
-    def verbatim(self) -> bool:
-        return self.kind in CODE_KINDS or self.kind == BlockKind.TABLE
-
-    def is_anchor(self) -> bool:
-        """Whether the unit is body text: code, or a sentence-length paragraph or quote (tables are
-        kept wherever they stand but do not mark the body: sites render bylines as tables)."""
-        if self.kind in CODE_KINDS:
-            return True
-        if self.kind not in (BlockKind.PARAGRAPH, BlockKind.QUOTE):
-            return False
-        return _word_count(" ".join(self.lines)) > _SHORT_LINE_WORDS
-
-
-def text_units(text: str) -> list[_Unit]:
-    """The page's blocks with code kept verbatim and prose characters normalised (lines unjoined)."""
-    units: list[_Unit] = []
-    blank = False
-    for block in parse_blocks(text):
-        raw = text[block.start : block.end].split("\n")
-        if block.kind in (BlockKind.BLANK, BlockKind.RULE):
-            blank = True
-            continue
-        if block.kind == BlockKind.FENCED_CODE:
-            units.append(_Unit(block.kind, raw, True))
-        elif block.kind == BlockKind.INDENTED_CODE:
-            units.append(_Unit(block.kind, _fence_indented(raw), True))
-        elif block.kind == BlockKind.TABLE:
-            units.append(_Unit(block.kind, [row.rstrip() for row in raw], blank))
-        else:
-            lines = [_clean_prose_line(line) for line in raw]
-            units.append(_Unit(block.kind, [line for line in lines if line], blank))
-        blank = block.is_code  # code always stands apart
-    return units
-
-
-def _filter_unit(unit: _Unit, *, drop: Callable[[str], bool], boilerplate: frozenset[str]) -> _Unit | None:
+def _filter_unit(
+    unit: TextUnit, *, drop: Callable[[str], bool], boilerplate: frozenset[str]
+) -> TextUnit | None:
     """The unit without the lines ``drop`` names and the author's repeated lines; None when empty."""
     if unit.verbatim:
         return unit
@@ -337,10 +225,10 @@ def _filter_unit(unit: _Unit, *, drop: Callable[[str], bool], boilerplate: froze
     lines = [line for line in logical_lines(unit.kind, lines) if not drop(line)]
     if boilerplate:
         lines = [line for line in lines if line_key(line) not in boilerplate]
-    return _Unit(unit.kind, lines, unit.blank_before) if lines else None
+    return TextUnit(unit.kind, lines, unit.blank_before) if lines else None
 
 
-def _keep_body(units: list[_Unit], *, title_keys: set[str], boilerplate: frozenset[str]) -> list[_Unit]:
+def _keep_body(units: list[TextUnit], *, title_keys: set[str], boilerplate: frozenset[str]) -> list[TextUnit]:
     """The body (first to last sentence-length paragraph, code or table) loses only its noise; the
     head and foot around it lose their chrome too, and a head of short lines goes (rules 4-5)."""
     cleaned = [_filter_unit(unit, drop=is_anywhere_noise, boilerplate=boilerplate) for unit in units]
@@ -353,7 +241,7 @@ def _keep_body(units: list[_Unit], *, title_keys: set[str], boilerplate: frozens
     def chrome(line: str) -> bool:
         return is_boilerplate_line(line, title_keys=title_keys)
 
-    def without_chrome(part: list[_Unit]) -> list[_Unit]:
+    def without_chrome(part: list[TextUnit]) -> list[TextUnit]:
         kept = (_filter_unit(unit, drop=chrome, boilerplate=boilerplate) for unit in part)
         return [unit for unit in kept if unit is not None]
 
@@ -385,7 +273,7 @@ def _title_keys(*titles: str | None) -> set[str]:
     keys = set()
     for title in titles:
         if title:
-            plain = _plain(unicodedata.normalize("NFKC", normalise_characters(title)))
+            plain = plain_text(unicodedata.normalize("NFKC", normalise_characters(title)))
             keys.add(plain.casefold())
     return keys
 
@@ -435,8 +323,8 @@ def clean_article(
         The title (None when the page has none) and the cleaned text, title and subtitle first;
         the text is empty when the page body holds nothing but boilerplate.
     """
-    title = _clean_prose_line(normalise_characters(str(content.get("Title") or ""))) or None
-    subtitle = _clean_prose_line(normalise_characters(str(content.get("Subtitle") or ""))) or None
+    title = clean_prose_line(normalise_characters(str(content.get("Title") or ""))) or None
+    subtitle = clean_prose_line(normalise_characters(str(content.get("Subtitle") or ""))) or None
     body = clean_article_text(
         str(content.get("Content") or ""), title=title, subtitle=subtitle, boilerplate=boilerplate
     )
@@ -469,7 +357,7 @@ def clean_post(content: Mapping[str, Any], *, boilerplate: frozenset[str] = froz
     for line in text.split("\n"):
         if _SEE_MORE.match(line) or (keys and boilerplate_key(line) in keys):
             continue
-        lines.append(_SPACES.sub(" ", unicodedata.normalize("NFKC", line).replace("\t", " ")).strip())
+        lines.append(SPACE_RUNS.sub(" ", unicodedata.normalize("NFKC", line).replace("\t", " ")).strip())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
