@@ -50,8 +50,9 @@ def generate(prompt: str, model: str | None, author: str | None, **overrides: fl
     from llm_engineering.domain.decoding import Decoding
     from llm_engineering.model.registry import ModelRegistry
     from llm_engineering.model.selection import choose_model
-    from llm_engineering.serving.backends import TWIN_MODEL_ID, Finished, LocalTwinBackend
+    from llm_engineering.serving.backends import TWIN_MODEL_ID, Finished
     from llm_engineering.serving.errors import APIError
+    from llm_engineering.serving.twin_backend import LocalTwinBackend
     from llm_engineering.settings import get_settings
 
     names = {"max_tokens": "max_new_tokens"}

@@ -266,7 +266,7 @@ def build_backend(settings: Settings) -> Backend:
     if settings.twin_backend == "echo":
         return EchoBackend()
     if settings.twin_backend == "openai":
-        from llm_engineering.serving.backends import OpenAIBackend
+        from llm_engineering.serving.openai_backend import OpenAIBackend
 
         if not settings.openai_base_url:
             raise ValueError("TWIN_BACKEND=openai needs OPENAI_BASE_URL (the upstream's API root)")
@@ -276,7 +276,7 @@ def build_backend(settings: Settings) -> Backend:
         )
     if settings.twin_backend == "local":
         from llm_engineering.model.registry import ModelRegistry
-        from llm_engineering.serving.backends import LocalTwinBackend
+        from llm_engineering.serving.twin_backend import LocalTwinBackend
 
         def base_folder() -> Path:
             from llm_engineering.model.base_model import resolve_base_model

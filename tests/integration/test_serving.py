@@ -21,8 +21,9 @@ from llm_engineering.domain.decoding import Decoding
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.domain.vector_store import Point
 from llm_engineering.serving.app import ServingOptions, create_app
-from llm_engineering.serving.backends import EchoBackend, Finished, OpenAIBackend
+from llm_engineering.serving.backends import EchoBackend, Finished
 from llm_engineering.serving.errors import APIError
+from llm_engineering.serving.openai_backend import OpenAIBackend
 from tests.serving_fixtures import API_KEY, AUTHOR, DemoState, LiveServer, auth, demo_state  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -461,7 +462,7 @@ def test_penalties_and_the_client_system_message_reach_the_backend(demo_state): 
 
 def test_model_names_outside_the_registry_are_openai_404s_never_paths(demo_state, tmp_path):  # noqa: F811
     from llm_engineering.model.registry import ModelRegistry, ModelVersion
-    from llm_engineering.serving.backends import LocalTwinBackend
+    from llm_engineering.serving.twin_backend import LocalTwinBackend
 
     registry = ModelRegistry(tmp_path / "models")
     registry.register(ModelVersion(name="v1-sft", stage="sft", folder=tmp_path / "nowhere", base_model="b"))

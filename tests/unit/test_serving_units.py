@@ -89,7 +89,7 @@ def test_a_request_overrides_only_the_decoding_fields_it_names():
 def test_registry_reads_only_listed_names_and_picks_in_one_order_within_one_second(tmp_path):
     from llm_engineering.model.registry import ModelRegistry, ModelVersion, UnknownModelVersion
     from llm_engineering.model.selection import choose_model
-    from llm_engineering.serving.backends import LocalTwinBackend
+    from llm_engineering.serving.twin_backend import LocalTwinBackend
 
     registry = ModelRegistry(tmp_path / "models")
     same_second = "2026-12-07T05:00:00+00:00"
