@@ -10,10 +10,9 @@ from llm_engineering.model.evaluation.promotion import PromotionDecision, apply_
 from llm_engineering.model.evaluation.results import EvaluationResults
 from llm_engineering.model.registry import ModelRegistry
 from llm_engineering.settings import get_settings
+from steps import ZENML_MODEL
 
 logger = get_logger(__name__)
-
-ZENML_MODEL = "llm_twin"
 
 
 @step(enable_cache=False)

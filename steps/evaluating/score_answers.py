@@ -14,10 +14,9 @@ from llm_engineering.model.evaluation.report import summary_line
 from llm_engineering.model.evaluation.results import EvaluationAnswers, EvaluationResults
 from llm_engineering.model.evaluation.score import score_answers as score
 from llm_engineering.settings import get_settings
+from steps import ZENML_MODEL
 
 logger = get_logger(__name__)
-
-ZENML_MODEL = "llm_twin"
 
 
 @step(enable_cache=False)  # reads the live feature store and asks the judge

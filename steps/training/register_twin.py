@@ -13,10 +13,9 @@ from llm_engineering.model.training.publish import push_to_hub, register_run
 from llm_engineering.model.training.report import loss_curve_html
 from llm_engineering.model.training.trainer import StageResult
 from llm_engineering.settings import get_settings
+from steps import ZENML_MODEL
 
 logger = get_logger(__name__)
-
-ZENML_MODEL = "llm_twin"
 
 
 def mirror_in_zenml(version: ModelVersion) -> None:

@@ -18,6 +18,7 @@ from llm_engineering.domain.dataset import DatasetType, InstructionSample
 from llm_engineering.infrastructure.embeddings import default_model_path, load_embedder
 from llm_engineering.infrastructure.vector_stores import build_vector_store
 from llm_engineering.model.registry import ModelRegistry, ModelVersion
+from steps import ZENML_MODEL
 from tests.evaluation_fixtures import (
     ADA,
     BO,
@@ -120,10 +121,10 @@ def test_the_pipeline_scores_both_versions_and_promotes_the_twin(isolated_state:
     assert "promoted r1-sft" in result.output
 
     assert registry.production().name == "r1-sft"
-    version = Client().get_model_version("llm_twin", "r1-sft")
+    version = Client().get_model_version(ZENML_MODEL, "r1-sft")
     assert str(getattr(version.stage, "value", version.stage)) == "production"
     scores = {
-        name: Client().get_model_version("llm_twin", name).run_metadata["evaluation"]
+        name: Client().get_model_version(ZENML_MODEL, name).run_metadata["evaluation"]
         for name in ("base", "r1-sft")
     }
     assert scores["r1-sft"]["author_perplexity"] < scores["base"]["author_perplexity"] / 3

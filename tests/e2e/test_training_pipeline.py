@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from steps import ZENML_MODEL
 from tests.model_fixtures import save_training_datasets
 from tests.zenml_helpers import run_cli
 
@@ -57,7 +58,7 @@ def test_training_pipeline_trains_registers_and_shows_loss_curves(
     dpo = registry.latest("dpo")
     assert dpo is not None and (dpo.folder / "config.json").is_file()
     assert dpo.metrics["dpo_steps"] == 2 and registry.latest("sft").metrics["sft_steps"] == 3
-    zenml_version = Client().get_model_version("llm_twin", dpo.name)
+    zenml_version = Client().get_model_version(ZENML_MODEL, dpo.name)
     metadata = zenml_version.run_metadata
     assert metadata["folder"] == str(dpo.folder)
     assert metadata["datasets"]["preference"] == dpo.datasets["preference"]
