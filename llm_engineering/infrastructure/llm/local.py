@@ -57,10 +57,11 @@ class LocalTransformersClient(BaseLLMClient):
         return f"LocalTransformersClient({str(self.model_path)!r}, device={self.device!r})"
 
     def _load(self) -> tuple[Any, Any]:
+        """``(model, tokenizer)``, loaded once (the order of ``load_causal_lm``)."""
         with self._load_lock:
             if self._model is None:
-                self._tokenizer, self._model = self._read_model()
-            return self._tokenizer, self._model
+                self._model, self._tokenizer = self._read_model()
+            return self._model, self._tokenizer
 
     def _read_model(self) -> tuple[Any, Any]:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -73,7 +74,7 @@ class LocalTransformersClient(BaseLLMClient):
         model.eval()
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        return tokenizer, model
+        return model, tokenizer
 
     def close(self) -> None:
         """Drop the loaded model and tokenizer (they are loaded again on the next call)."""
@@ -82,13 +83,13 @@ class LocalTransformersClient(BaseLLMClient):
 
     def prompt_text(self, messages: Sequence[ChatMessage]) -> str:
         """The text the model sees for ``messages``: its chat template, or a plain transcript."""
-        tokenizer, _ = self._load()
+        _, tokenizer = self._load()
         if getattr(tokenizer, "chat_template", None):
             return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
         return plain_transcript(messages)
 
     def _prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
-        tokenizer, _ = self._load()
+        _, tokenizer = self._load()
         return len(tokenizer(self.prompt_text(messages), add_special_tokens=False)["input_ids"])
 
     def _generate(
@@ -97,7 +98,7 @@ class LocalTransformersClient(BaseLLMClient):
         import torch
 
         with self._lock:
-            tokenizer, model = self._load()
+            model, tokenizer = self._load()
             # A chat template writes its own special tokens; a plain transcript gets the model's.
             templated = bool(getattr(tokenizer, "chat_template", None))
             inputs = tokenizer(
