@@ -6,7 +6,7 @@ The authors write about the same topics (so a classifier must go by style, not s
   ("moreover", "consequently"), British spellings and a few parentheses;
 - **Bo** writes short, punchy sentences, exclamation marks, "you" and "honestly", dashes.
 
-:func:`train_tiny_twin` fine-tunes the tiny ChatML Llama of :mod:`llm_engineering.model.tiny`
+:func:`train_tiny_twin` fine-tunes the tiny ChatML Llama of :mod:`tests.tiny_model`
 on an author's answers in the twin's chat format for a few dozen steps: enough for the
 evaluation's metrics to tell a "trained" twin from an untrained "base".
 """
@@ -117,7 +117,7 @@ def train_tiny_twin(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from llm_engineering.domain.chat import build_messages, render_prompt
-    from llm_engineering.model.tiny import build_tiny_causal_lm
+    from tests.tiny_model import build_tiny_causal_lm
 
     build_tiny_causal_lm(folder, texts=tokenizer_texts, seed=seed)
     if steps <= 0:

@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-layer Llama with a ChatML byte-level tokenizer (fp32, ~50k parameters), built once."""
-    from llm_engineering.model.tiny import build_tiny_causal_lm
+    from tests.tiny_model import build_tiny_causal_lm
 
     return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-model") / "model")
 

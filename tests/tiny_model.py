@@ -1,6 +1,6 @@
 """A tiny randomly initialised causal LM with a ChatML tokenizer, built locally in a second.
 
-Tests and benchmarks of training, evaluation and serving use it where the real base model
+Tests of training, evaluation and serving use it where the real base model
 would be slow: it has the same chat template and special tokens as SmolLM2 (``<|im_start|>``,
 ``<|im_end|>`` as eos and pad), a byte-level BPE vocabulary learned from the given texts (any
 text encodes), and a two-layer Llama architecture.

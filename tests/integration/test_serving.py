@@ -610,7 +610,7 @@ def test_an_unexpected_error_is_an_openai_500_with_a_request_id_and_is_logged(de
 
 def test_penalties_change_what_the_local_twin_writes(demo_state, tmp_path):  # noqa: F811
     from llm_engineering.model.registry import ModelRegistry, ModelVersion
-    from llm_engineering.model.tiny import build_tiny_causal_lm
+    from tests.tiny_model import build_tiny_causal_lm
 
     settings = demo_state.settings(twin_backend="local", state_dir=tmp_path / "state")
     registry = ModelRegistry(settings.models_dir)

@@ -15,10 +15,10 @@ import pytest
 from llm_engineering.domain.chat import build_messages, render_prompt
 from llm_engineering.domain.decoding import Decoding
 from llm_engineering.model.registry import ModelRegistry, ModelVersion
-from llm_engineering.model.tiny import build_tiny_causal_lm
 from llm_engineering.serving.app import create_app
 from llm_engineering.serving.batching import BatchScheduler, Finished
 from tests.serving_fixtures import API_KEY, AUTHOR, DemoState, LiveServer, demo_state  # noqa: F401
+from tests.tiny_model import build_tiny_causal_lm
 
 pytestmark = pytest.mark.integration
 

@@ -20,10 +20,10 @@ import psutil
 import pytest
 
 from llm_engineering.model.registry import ModelRegistry, ModelVersion
-from llm_engineering.model.tiny import build_tiny_causal_lm
 from llm_engineering.serving.app import create_app
 from llm_engineering.settings import Settings
 from tests.serving_fixtures import API_KEY, LiveServer, auth
+from tests.tiny_model import build_tiny_causal_lm
 
 pytestmark = pytest.mark.integration
 

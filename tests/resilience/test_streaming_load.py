@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from llm_engineering.model.registry import ModelRegistry, ModelVersion
-from llm_engineering.model.tiny import build_tiny_causal_lm
 from llm_engineering.serving.app import create_app
 from tests.serving_fixtures import API_KEY, AUTHOR, DemoState, LiveServer, auth, demo_state  # noqa: F401
+from tests.tiny_model import build_tiny_causal_lm
 
 pytestmark = pytest.mark.integration
 
