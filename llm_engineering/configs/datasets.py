@@ -180,7 +180,7 @@ class ContextSettings(StrictModel):
         return self
 
 
-class OutputSettings(StrictModel):
+class DatasetOutputConfig(StrictModel):
     """Where the dataset goes."""
 
     directory: Path | None = None
@@ -195,7 +195,7 @@ class OutputSettings(StrictModel):
     """Create the Hub repository as private."""
 
     @model_validator(mode="after")
-    def _repo_when_pushing(self) -> OutputSettings:
+    def _repo_when_pushing(self) -> DatasetOutputConfig:
         if self.push_to_hub and not self.hub_repo_id:
             raise ValueError("push_to_hub needs output.hub_repo_id (owner/name)")
         return self
@@ -220,7 +220,7 @@ class GenerateDatasetsConfig(StrictModel):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     split: SplitSettings = Field(default_factory=SplitSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
-    output: OutputSettings = Field(default_factory=OutputSettings)
+    output: DatasetOutputConfig = Field(default_factory=DatasetOutputConfig)
 
     @model_validator(mode="after")
     def _handbook_path(self) -> GenerateDatasetsConfig:

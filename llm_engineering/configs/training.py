@@ -151,7 +151,7 @@ class QuantizationSettings(StrictModel):
     """Quantize the quantization constants too (~0.4 bits per weight less)."""
 
 
-class OutputSettings(StrictModel):
+class TrainingOutputConfig(StrictModel):
     """Where the twin goes besides STATE_DIR/models/runs/<run>/."""
 
     merged_dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
@@ -165,7 +165,7 @@ class OutputSettings(StrictModel):
     """Create the hub repository as private."""
 
     @model_validator(mode="after")
-    def _hub_target(self) -> OutputSettings:
+    def _hub_target(self) -> TrainingOutputConfig:
         if self.push_to_hub and not self.hub_model_id:
             raise ValueError("push_to_hub needs hub_model_id (user/name)")
         return self
@@ -200,7 +200,7 @@ class TrainingConfig(StrictModel):
     """Train in bfloat16 mixed precision (GPUs; on this CPU fp32 is faster for training)."""
     quantization: QuantizationSettings = Field(default_factory=QuantizationSettings)
     """4-bit loading of the base model (QLoRA)."""
-    output: OutputSettings = Field(default_factory=OutputSettings)
+    output: TrainingOutputConfig = Field(default_factory=TrainingOutputConfig)
     """Merged dtype and hub push."""
 
     @field_validator("author")

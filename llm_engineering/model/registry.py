@@ -26,8 +26,9 @@ from pydantic import BaseModel, Field
 
 from llm_engineering.domain.exceptions import LLMTwinError
 
-Stage = Literal["base", "sft", "dpo"]
-PICK_ORDER: tuple[Stage, ...] = ("dpo", "sft", "base")
+VersionStage = Literal["base", "sft", "dpo"]
+"""What a registered model is: the base model, an SFT twin or a DPO twin."""
+PICK_ORDER: tuple[VersionStage, ...] = ("dpo", "sft", "base")
 """After the production version, the stage that answers when none is named, first choice first."""
 
 
@@ -52,7 +53,7 @@ class ModelVersion(BaseModel):
     """
 
     name: str
-    stage: Stage
+    stage: VersionStage
     folder: Path
     adapter: Path | None = None
     base_model: str
@@ -111,7 +112,7 @@ class ModelRegistry:
         version.metrics = {**version.metrics, **metrics}
         return self.register(version)
 
-    def versions(self, stage: Stage | None = None) -> list[ModelVersion]:
+    def versions(self, stage: VersionStage | None = None) -> list[ModelVersion]:
         """All versions, newest first, optionally of one stage."""
         if not self.versions_dir.is_dir():
             return []
@@ -142,7 +143,7 @@ class ModelRegistry:
         path = self.versions_dir / f"{name}.json"
         return ModelVersion.model_validate_json(path.read_text(encoding="utf-8"))
 
-    def latest(self, stage: Stage | None = None) -> ModelVersion | None:
+    def latest(self, stage: VersionStage | None = None) -> ModelVersion | None:
         """The newest version (of ``stage``), or None."""
         versions = self.versions(stage)
         return versions[0] if versions else None

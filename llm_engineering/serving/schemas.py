@@ -24,8 +24,11 @@ class TextPart(BaseModel):
     text: str
 
 
-class ChatMessage(BaseModel):
-    """One message; ``content`` is a string or a list of text parts."""
+class RequestMessage(BaseModel):
+    """One message of a chat completions request; ``content`` is a string or a list of text parts.
+
+    The LLM port's messages (:class:`~llm_engineering.domain.llm.ChatMessage`) are plain
+    ``{"role", "content"}`` dicts; this is the wire schema they are read from."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
@@ -60,7 +63,7 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
     model: str = Field(min_length=1, max_length=200)
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[RequestMessage] = Field(min_length=1)
     stream: bool = False
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)

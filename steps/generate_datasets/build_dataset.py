@@ -7,7 +7,7 @@ from zenml.logger import get_logger
 
 from llm_engineering.application.datasets import build
 from llm_engineering.application.datasets.work import WorkRef, work_store
-from llm_engineering.configs.datasets import OutputSettings, SplitSettings
+from llm_engineering.configs.datasets import DatasetOutputConfig, SplitSettings
 from llm_engineering.settings import get_settings
 from steps.generate_datasets.materializers import DatasetVersionMaterializer
 
@@ -20,7 +20,7 @@ logger = get_logger(__name__)
 def build_dataset(
     filtered_samples: WorkRef,
     split: SplitSettings,
-    output: OutputSettings,
+    output: DatasetOutputConfig,
     author_full_names: list[str],
 ) -> Annotated[build.DatasetVersion, ArtifactConfig(name="{dataset_type}_dataset")]:
     """Split per category by groups, flatten into a ``DatasetDict``, save it under a new version folder.

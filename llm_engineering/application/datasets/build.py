@@ -12,7 +12,7 @@ from llm_engineering.application.datasets import storage
 from llm_engineering.application.datasets.quality import category_counts, filter_samples
 from llm_engineering.application.datasets.samples import GenerationReport
 from llm_engineering.application.datasets.splits import check_no_leakage, split_samples
-from llm_engineering.configs.datasets import OutputSettings, QualitySettings, SplitSettings
+from llm_engineering.configs.datasets import DatasetOutputConfig, QualitySettings, SplitSettings
 from llm_engineering.domain.dataset import DatasetType, Sample
 from llm_engineering.domain.exceptions import ImproperlyConfigured, LLMTwinError
 
@@ -157,7 +157,7 @@ def build_dataset(
     filtered: FilteredSamples,
     *,
     split: SplitSettings,
-    output: OutputSettings,
+    output: DatasetOutputConfig,
     root: Path,
     title: str,
     hub_token: str | None = None,

@@ -29,7 +29,8 @@ from llm_engineering.domain.chat import ensure_chat_template
 
 logger = logging.getLogger(__name__)
 
-Stage = Literal["voice", "sft", "dpo"]
+TrainingStage = Literal["voice", "sft", "dpo"]
+"""What a training run does: the voice warm-up, SFT or DPO (its result becomes a :data:`~llm_engineering.model.registry.VersionStage`)."""
 RESULT = "result.json"
 
 
@@ -55,7 +56,7 @@ class StageResult(BaseModel):
         reused: this run found the stage complete and trained nothing (never saved).
     """
 
-    stage: Stage
+    stage: TrainingStage
     adapter: Path
     merged: Path
     samples: int
@@ -169,7 +170,7 @@ def load_tokenizer(folder: Path) -> Any:
 
 
 def _trl_args(
-    stage: Stage,
+    stage: TrainingStage,
     settings: VoiceSettings | SFTSettings | DPOSettings,
     *,
     output_dir: Path,
@@ -250,7 +251,7 @@ def last_complete_checkpoint(checkpoints: Path) -> str | None:
 
 
 def train_stage(
-    stage: Stage,
+    stage: TrainingStage,
     *,
     model_folder: Path,
     train_rows: Any,
