@@ -23,7 +23,7 @@ os.environ["ZENML_CONFIG_PATH"] = tempfile.mkdtemp(prefix="llm-twin-zenml-")
 atexit.register(shutil.rmtree, os.environ["ZENML_CONFIG_PATH"], ignore_errors=True)
 
 from llm_engineering.infrastructure.local_services import WarehouseServer, free_port  # noqa: E402
-from llm_engineering.infrastructure.warehouse import Warehouse, connect  # noqa: E402
+from llm_engineering.infrastructure.warehouse import MongoWarehouse, connect  # noqa: E402
 
 # Loopback fixture site, Chromium, a local git repository and a PDF for the crawler tests;
 # a tiny causal LM and the converted packaged SmolLM2 for the model tests.
@@ -42,7 +42,7 @@ def warehouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wareh
 
 
 @pytest.fixture
-def warehouse(warehouse_server: WarehouseServer) -> Iterator[Warehouse]:
+def warehouse(warehouse_server: WarehouseServer) -> Iterator[MongoWarehouse]:
     """A warehouse on its own fresh database, dropped after the test."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     store = connect(warehouse_server.uri, name)
@@ -75,7 +75,9 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 @pytest.fixture
-def project_env(warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
+def project_env(
+    warehouse: MongoWarehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MongoWarehouse]:
     """Point the settings (and so every step) at the test warehouse and a temporary state folder."""
     from llm_engineering.settings import get_settings
 

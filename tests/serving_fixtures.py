@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from llm_engineering.domain.warehouse import Warehouse
 from llm_engineering.infrastructure.local_services import WarehouseServer, free_port
 from llm_engineering.settings import Settings
 
@@ -128,7 +129,7 @@ def demo_documents(author_id: str) -> list[Any]:
     return documents
 
 
-def embed_into(state_dir: Path, warehouse: Any) -> int:
+def embed_into(state_dir: Path, warehouse: Warehouse) -> int:
     """Run the feature flow of the warehouse's documents into ``state_dir/qdrant``; returns the chunks stored."""
     from llm_engineering.application.features.flow import run_feature_flow
     from llm_engineering.configs.features import FeatureEngineeringConfig

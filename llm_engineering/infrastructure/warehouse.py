@@ -27,7 +27,7 @@ D = TypeVar("D", bound=Document)
 _DUPLICATE_KEY = 11000
 
 
-def connect(uri: str, database: str, *, timeout_ms: int = 5000) -> Warehouse:
+def connect(uri: str, database: str, *, timeout_ms: int = 5000) -> MongoWarehouse:
     """Open a warehouse on ``uri``; fails fast with a clear message when nothing answers.
 
     Raises:
@@ -42,11 +42,12 @@ def connect(uri: str, database: str, *, timeout_ms: int = 5000) -> Warehouse:
             f"no MongoDB server answers at {uri} ({type(exc).__name__}); "
             "start the embedded one with `poe local-infrastructure-up` or set DATABASE_HOST"
         ) from exc
-    return Warehouse(client[database], client=client)
+    return MongoWarehouse(client[database], client=client)
 
 
-class Warehouse:
-    """Typed access to the warehouse collections of one database."""
+class MongoWarehouse:
+    """Typed access to the warehouse collections of one database (the
+    :class:`~llm_engineering.domain.warehouse.Warehouse` port, and the admin operations besides)."""
 
     def __init__(self, database: Database, *, client: MongoClient | None = None) -> None:
         self.database = database
@@ -59,7 +60,7 @@ class Warehouse:
         if client is not None:
             client.close()
 
-    def __enter__(self) -> Warehouse:
+    def __enter__(self) -> MongoWarehouse:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -170,7 +171,7 @@ class Warehouse:
         return {cls.collection: self.count(cls) for cls in ALL_DOCUMENT_TYPES}
 
 
-def open_warehouse(settings: Settings | None = None) -> Warehouse:
+def open_warehouse(settings: Settings | None = None) -> MongoWarehouse:
     """The warehouse named by ``settings`` (DATABASE_HOST, DATABASE_NAME); the process's settings by default."""
     settings = settings or get_settings()
     return connect(settings.database_host, settings.database_name)

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from llm_engineering.domain.documents import ALL_DOCUMENT_TYPES, Document
-from llm_engineering.infrastructure.warehouse import Warehouse
+from llm_engineering.infrastructure.warehouse import MongoWarehouse
 
 
 class WarehouseImportError(ValueError):
@@ -23,7 +23,7 @@ def _file_name(document_type: type[Document]) -> str:
     return f"{document_type.__name__}.json"
 
 
-def export_warehouse(warehouse: Warehouse, directory: Path) -> dict[str, int]:
+def export_warehouse(warehouse: MongoWarehouse, directory: Path) -> dict[str, int]:
     """Write every collection to ``directory`` (created if needed); returns records written per file."""
     directory.mkdir(parents=True, exist_ok=True)
     written: dict[str, int] = {}
@@ -68,7 +68,7 @@ def read_documents(directory: Path) -> dict[type[Document], list[Document]]:
     return parsed
 
 
-def import_warehouse(warehouse: Warehouse, directory: Path) -> dict[str, int]:
+def import_warehouse(warehouse: MongoWarehouse, directory: Path) -> dict[str, int]:
     """Load the JSON files of ``directory`` into the warehouse; returns records inserted per file."""
     inserted: dict[str, int] = {}
     for document_type, documents in read_documents(directory).items():

@@ -35,7 +35,7 @@ from llm_engineering.infrastructure.embeddings import (
 )
 from llm_engineering.infrastructure.vector_stores import QdrantEdgeStore
 from llm_engineering.infrastructure.vector_stores.qdrant_server import QdrantServerStore
-from llm_engineering.infrastructure.warehouse import Warehouse
+from llm_engineering.infrastructure.warehouse import MongoWarehouse
 from tests.zenml_helpers import artifact_files, run_cli
 
 pytestmark = pytest.mark.integration
@@ -130,7 +130,7 @@ def _paragraphs(topic: str, n: int = 4) -> str:
     )
 
 
-def _seed(warehouse: Warehouse) -> dict[str, Any]:
+def _seed(warehouse: MongoWarehouse) -> dict[str, Any]:
     """Two authors; Ada has four articles (one empty), a post and a repository; Grace one article."""
     ada, _ = warehouse.get_or_create(UserDocument, first_name="Ada", last_name="Lovelace")
     grace, _ = warehouse.get_or_create(UserDocument, first_name="Grace", last_name="Hopper")
@@ -195,7 +195,7 @@ def _chunks_of(store: Any, collection: str, document_id: str) -> set[str]:
 
 
 def _run(
-    warehouse: Warehouse,
+    warehouse: MongoWarehouse,
     store: Any,
     factory: Factory,
     *names: str,
@@ -378,7 +378,7 @@ def test_a_change_interrupted_before_stale_chunks_go_is_cleaned_up_next_run(ware
     assert hit.id == chunk_id and hit.content.endswith("Rewritten entirely.")
 
 
-def _malformed_post(warehouse: Warehouse, author: UserDocument) -> str:
+def _malformed_post(warehouse: MongoWarehouse, author: UserDocument) -> str:
     """A post whose content is not text, written straight to the collection as a foreign tool might."""
     link = "https://linkedin.example/posts/broken"
     warehouse.database[PostDocument.collection].insert_one(

@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Protocol, TypeVar
 
 from tqdm import tqdm
 
@@ -20,21 +19,7 @@ from llm_engineering.application.crawlers.base import (
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.configs.etl import CrawlSettings
 from llm_engineering.domain.documents import ContentDocument, UserDocument
-
-D = TypeVar("D", bound=ContentDocument)
-
-
-class DocumentStore(Protocol):
-    """What the runner needs of the document warehouse (``infrastructure.warehouse.Warehouse``)."""
-
-    def stored_links(self, links: Iterable[str]) -> set[str]: ...
-
-    def find_one(self, document_type: type[D], **filters: object) -> D | None: ...
-
-    def save(self, document: ContentDocument) -> bool: ...
-
-    def upsert(self, document: ContentDocument) -> None: ...
-
+from llm_engineering.domain.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +28,7 @@ def crawl_links(
     links: Iterable[str],
     *,
     user: UserDocument,
-    warehouse: DocumentStore,
+    warehouse: Warehouse,
     dispatcher: CrawlerDispatcher,
     settings: CrawlSettings,
     progress: bool = True,
@@ -108,7 +93,7 @@ def _crawl_one(
     link: str,
     *,
     user: UserDocument,
-    warehouse: DocumentStore,
+    warehouse: Warehouse,
     dispatcher: CrawlerDispatcher,
     settings: CrawlSettings,
 ) -> LinkOutcome:
@@ -156,7 +141,7 @@ def _crawl_one(
     return outcome(LinkStatus.STORED, documents=saved)
 
 
-def _store(document: ContentDocument, *, warehouse: DocumentStore, force: bool) -> bool:
+def _store(document: ContentDocument, *, warehouse: Warehouse, force: bool) -> bool:
     """Insert ``document``; with ``force``, replace the stored document of its link, keeping its id."""
     if force:
         existing = warehouse.find_one(type(document), link=document.link)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from tqdm import tqdm
 
@@ -41,6 +40,7 @@ from llm_engineering.domain.documents import ContentDocument
 from llm_engineering.domain.exceptions import LLMTwinError
 from llm_engineering.domain.types import DataCategory
 from llm_engineering.domain.vector_store import VectorStore
+from llm_engineering.domain.warehouse import Warehouse
 
 
 class CleaningFailuresExceeded(LLMTwinError):
@@ -79,7 +79,7 @@ def _raise_if_failures_exceed(failed: dict[str, str], *, documents: int, thresho
         )
 
 
-def author_repeated_lines(warehouse: Any, index: WarehouseIndex) -> dict[str, frozenset[str]]:
+def author_repeated_lines(warehouse: Warehouse, index: WarehouseIndex) -> dict[str, frozenset[str]]:
     """Each author's lines that repeat across their articles and posts (promotions, sign-offs).
 
     Read from all of the author's documents, not only the ones to clean, so the set (and the
@@ -97,7 +97,7 @@ def author_repeated_lines(warehouse: Any, index: WarehouseIndex) -> dict[str, fr
 def clean_documents(
     index: WarehouseIndex,
     *,
-    warehouse: Any,
+    warehouse: Warehouse,
     store: VectorStore,
     failure_threshold: float,
     batch_size: int,
@@ -300,7 +300,7 @@ def embed_pending(
 
 def run_feature_flow(
     *,
-    warehouse: Any,
+    warehouse: Warehouse,
     store: VectorStore,
     embedder: Callable[[], TextEmbedder],
     model_name: str,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +16,7 @@ from llm_engineering.domain.documents import (
 from llm_engineering.domain.exceptions import LLMTwinError
 from llm_engineering.domain.names import name_key
 from llm_engineering.domain.types import DataCategory
+from llm_engineering.domain.warehouse import Warehouse
 
 
 class UnknownAuthorError(LLMTwinError):
@@ -97,11 +97,11 @@ def resolve_authors(users: Iterable[UserDocument], author_full_names: Sequence[s
     return {user.id: user.full_name for user in chosen}
 
 
-def query_documents(warehouse: Any, *, author_full_names: Sequence[str]) -> WarehouseIndex:
+def query_documents(warehouse: Warehouse, *, author_full_names: Sequence[str]) -> WarehouseIndex:
     """References to every document of the named authors in the warehouse.
 
     Args:
-        warehouse: the document warehouse (``Warehouse``: ``find``, ``count``).
+        warehouse: the document warehouse.
         author_full_names: the authors, as stored ("First Last"; case and spacing are ignored).
 
     Returns:
@@ -131,7 +131,7 @@ def query_documents(warehouse: Any, *, author_full_names: Sequence[str]) -> Ware
     return WarehouseIndex(authors=authors, documents=refs, seconds=time.perf_counter() - started)
 
 
-def read_documents(warehouse: Any, refs: Iterable[DocumentRef]) -> list[ContentDocument]:
+def read_documents(warehouse: Warehouse, refs: Iterable[DocumentRef]) -> list[ContentDocument]:
     """The warehouse documents of ``refs``, by id, in the order of ``refs``; a document gone since is left out."""
     refs = list(refs)
     by_category: dict[DataCategory, list[str]] = {}
