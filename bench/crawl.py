@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from llm_engineering.application.crawlers.base import CrawlReport, LinkStatus
-from llm_engineering.application.crawlers.runner import crawl_links
+from llm_engineering.application.crawlers.flow import crawl_links
 from llm_engineering.configs.etl import CrawlSettings
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.infrastructure.crawlers import build_dispatcher

@@ -60,8 +60,8 @@ def main(corpus: Path, repeat: int) -> None:
 
     from llm_engineering.application.datasets import samples as sample_generation
     from llm_engineering.application.datasets import storage
-    from llm_engineering.application.datasets.build import build_dataset, filter_generated
     from llm_engineering.application.datasets.extracts import build_extracts
+    from llm_engineering.application.datasets.flow import build_dataset, filter_generated
     from llm_engineering.application.datasets.quality import deduplicate_extracts
     from llm_engineering.application.preprocessing.cleaning import clean_document
     from llm_engineering.configs.datasets import GenerateDatasetsConfig

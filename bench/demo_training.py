@@ -64,9 +64,9 @@ def demo_documents() -> list:
 def build_datasets(root: Path) -> dict[str, float]:
     """Save the demo's instruction and preference datasets under ``root``; returns their figures."""
     from llm_engineering.application.datasets import samples as sample_generation
-    from llm_engineering.application.datasets.build import build_dataset, filter_generated
     from llm_engineering.application.datasets.context import add_context, store_retriever
     from llm_engineering.application.datasets.extracts import build_extracts
+    from llm_engineering.application.datasets.flow import build_dataset, filter_generated
     from llm_engineering.application.features.flow import chunk_and_embed
     from llm_engineering.application.features.writer import ensure_cleaned_collections, store_embedded
     from llm_engineering.configs import load_config
@@ -131,7 +131,7 @@ def main(overrides: tuple[str, ...], work: Path | None) -> None:
     """Print what each training stage costs with the shipped defaults on the demo corpus."""
     from llm_engineering.configs import load_config
     from llm_engineering.configs.training import TrainingConfig
-    from llm_engineering.model.training.stages import train_twin
+    from llm_engineering.model.training.flow import train_twin
 
     config = load_config(TrainingConfig, PROJECT_ROOT / "configs" / "training.yaml", list(overrides))
     work_dir = work or Path(tempfile.mkdtemp(prefix="bench-demo-training-"))

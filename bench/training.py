@@ -58,8 +58,8 @@ def _one(
 ) -> dict:
     """Train one configuration in this process; its figures as a dict."""
     from llm_engineering.configs.training import TrainingConfig
+    from llm_engineering.model.training.flow import run_dpo, run_sft
     from llm_engineering.model.training.plan import plan_training
-    from llm_engineering.model.training.stages import run_dpo, run_sft
     from llm_engineering.model.training.trainer import StageResult
 
     spec = CONFIGS[name]
@@ -154,7 +154,7 @@ def _author_perplexity(
     from llm_engineering.configs.training import TrainingConfig
     from llm_engineering.domain.dataset import DatasetType, InstructionSample
     from llm_engineering.domain.types import DataCategory
-    from llm_engineering.model.training.stages import train_twin
+    from llm_engineering.model.training.flow import train_twin
 
     by_author = _author_passages(corpus)
     twin, other = sorted(by_author, key=lambda a: len(by_author[a]))  # the author with fewer articles

@@ -109,7 +109,7 @@ def train(config_path: Path | None, overrides: tuple[str, ...]) -> None:
     """Run SFT, self-play and DPO in this process (or each `accelerate launch` process), then register."""
     from llm_engineering.configs import load_config
     from llm_engineering.configs.training import TrainingConfig
-    from llm_engineering.model.training.stages import train_twin
+    from llm_engineering.model.training.flow import train_twin
     from llm_engineering.settings import PROJECT_ROOT, get_settings
 
     settings = get_settings()

@@ -5,7 +5,7 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.crawlers import runner
+from llm_engineering.application.crawlers import flow
 from llm_engineering.application.crawlers.base import LinkStatus
 from llm_engineering.configs.etl import CrawlSettings
 from llm_engineering.domain.documents import UserDocument
@@ -36,7 +36,7 @@ def crawl_links(
     """
     settings = get_settings()
     with build_dispatcher(crawl, settings) as dispatcher, open_warehouse(settings) as warehouse:
-        report = runner.crawl_links(
+        report = flow.crawl_links(
             links, user=user, warehouse=warehouse, dispatcher=dispatcher, settings=crawl
         )
     log_metadata(metadata=report.metadata())

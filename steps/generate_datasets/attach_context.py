@@ -5,9 +5,9 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.datasets.build import FilteredSamples
 from llm_engineering.application.datasets.context import add_context, store_retriever
 from llm_engineering.application.datasets.extracts import ExtractReport
+from llm_engineering.application.datasets.flow import FilteredSamples
 from llm_engineering.application.datasets.work import WorkRef, work_store
 from llm_engineering.configs.datasets import ContextSettings, SplitSettings
 from llm_engineering.infrastructure.embeddings import build_embedder

@@ -5,7 +5,7 @@ from typing import Annotated
 from zenml import ArtifactConfig, get_step_context, log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.datasets import build
+from llm_engineering.application.datasets import flow
 from llm_engineering.application.datasets.work import WorkRef, work_store
 from llm_engineering.configs.datasets import DatasetOutputConfig, SplitSettings
 from llm_engineering.settings import get_settings
@@ -22,7 +22,7 @@ def build_dataset(
     split: SplitSettings,
     output: DatasetOutputConfig,
     author_full_names: list[str],
-) -> Annotated[build.DatasetVersion, ArtifactConfig(name="{dataset_type}_dataset")]:
+) -> Annotated[flow.DatasetVersion, ArtifactConfig(name="{dataset_type}_dataset")]:
     """Split per category by groups, flatten into a ``DatasetDict``, save it under a new version folder.
 
     Args:
@@ -37,8 +37,8 @@ def build_dataset(
     """
     settings = get_settings()
     token = settings.huggingface_access_token
-    filtered = work_store(settings.state_dir).get(filtered_samples, build.FilteredSamples)
-    built = build.build_dataset(
+    filtered = work_store(settings.state_dir).get(filtered_samples, flow.FilteredSamples)
+    built = flow.build_dataset(
         filtered,
         split=split,
         output=output,

@@ -5,7 +5,7 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.application.datasets.build import filter_generated
+from llm_engineering.application.datasets.flow import filter_generated
 from llm_engineering.application.datasets.samples import GenerationReport
 from llm_engineering.application.datasets.work import WorkRef, work_store
 from llm_engineering.configs.datasets import QualitySettings

@@ -14,7 +14,7 @@ from zenml.enums import ArtifactType, VisualizationType
 from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 
-from llm_engineering.application.datasets.build import DatasetVersion
+from llm_engineering.application.datasets.flow import DatasetVersion
 
 _RECORD = "dataset_version.json"
 _CARD = "dataset_card.md"

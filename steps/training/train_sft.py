@@ -5,8 +5,8 @@ from typing import Annotated
 from zenml import log_metadata, step
 from zenml.logger import get_logger
 
+from llm_engineering.model.training.flow import run_sft
 from llm_engineering.model.training.plan import TrainingPlan
-from llm_engineering.model.training.stages import run_sft
 from llm_engineering.model.training.trainer import StageResult
 
 logger = get_logger(__name__)

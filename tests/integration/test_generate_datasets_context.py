@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from llm_engineering.application.datasets import samples as sample_generation
-from llm_engineering.application.datasets.build import filter_generated
 from llm_engineering.application.datasets.context import add_context, store_retriever
 from llm_engineering.application.datasets.extracts import build_extracts
+from llm_engineering.application.datasets.flow import filter_generated
 from llm_engineering.application.datasets.splits import assign_splits
 from llm_engineering.application.features.flow import chunk_and_embed
 from llm_engineering.application.features.writer import ensure_cleaned_collections, store_embedded

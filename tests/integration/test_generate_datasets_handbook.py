@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from datasets import load_from_disk
 
-from llm_engineering.application.datasets import build, feature_source
+from llm_engineering.application.datasets import feature_source, flow
 from llm_engineering.application.datasets import samples as sample_generation
 from llm_engineering.application.datasets.splits import split_samples
 from llm_engineering.application.features.writer import ensure_cleaned_collections
@@ -70,8 +70,8 @@ def test_offline_datasets_of_the_handbook_corpus(shared_corpus: Path, tmp_path: 
         (instruction, DatasetType.INSTRUCTION),
         (preference, DatasetType.PREFERENCE),
     ):
-        filtered = build.filter_generated(report, quality=config.quality)
-        built = build.build_dataset(
+        filtered = flow.filter_generated(report, quality=config.quality)
+        built = flow.build_dataset(
             filtered, split=config.split, output=config.output, root=tmp_path / "datasets", title="handbook"
         )
         train, test = built.counts["train"]["total"], built.counts["test"]["total"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from datasets import load_from_disk
 
-from llm_engineering.application.datasets import build
+from llm_engineering.application.datasets import flow
 from llm_engineering.application.datasets import samples as sample_generation
 from llm_engineering.application.datasets.extracts import build_extracts
 from llm_engineering.configs.datasets import GenerateDatasetsConfig
@@ -127,8 +127,8 @@ def test_llm_pairs_are_validated_and_a_malformed_or_slow_answer_costs_only_its_e
         report.raise_if_failures_exceed(0.3)
 
     config = config.model_copy(update={"quality": config.quality.model_copy(update={"min_answer_chars": 10})})
-    filtered = build.filter_generated(report, quality=config.quality)
-    built = build.build_dataset(filtered, split=config.split, output=config.output, root=tmp_path, title="t")
+    filtered = flow.filter_generated(report, quality=config.quality)
+    built = flow.build_dataset(filtered, split=config.split, output=config.output, root=tmp_path, title="t")
     loaded = load_from_disk(str(built.path))
     assert loaded["train"].column_names == ["instruction", "output", "document_id", "context"]
     assert (

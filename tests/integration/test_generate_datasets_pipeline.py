@@ -19,7 +19,7 @@ import pytest
 from datasets import load_from_disk
 
 from llm_engineering.application.datasets import storage
-from llm_engineering.application.datasets.build import DatasetVersion
+from llm_engineering.application.datasets.flow import DatasetVersion
 from llm_engineering.application.feature_store import iter_cleaned_documents
 from llm_engineering.application.features.writer import ensure_cleaned_collections
 from llm_engineering.application.preprocessing.ids import document_point_id

@@ -12,7 +12,7 @@ from llm_engineering.configs.training import TrainingConfig
 from llm_engineering.domain.chat import build_messages
 from llm_engineering.model.generation import generate_answers, load_causal_lm
 from llm_engineering.model.registry import ModelRegistry
-from llm_engineering.model.training.stages import train_twin
+from llm_engineering.model.training.flow import train_twin
 from tests.model_fixtures import save_training_datasets
 
 pytestmark = pytest.mark.integration

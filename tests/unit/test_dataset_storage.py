@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from datasets import load_from_disk
 
-from llm_engineering.application.datasets import build, storage
+from llm_engineering.application.datasets import flow, storage
 from llm_engineering.application.datasets import samples as sample_generation
 from llm_engineering.configs.datasets import GenerateDatasetsConfig
 from llm_engineering.domain.dataset import DatasetType, InstructionSample, PreferenceSample
@@ -47,8 +47,8 @@ def test_built_datasets_load_from_disk_with_the_stated_columns(
     report = sample_generation.GenerationReport(
         dataset_type=dataset_type, strategy="test", samples=samples(), inputs=12, extracts=12
     )
-    filtered = build.filter_generated(report, quality=config.quality)
-    built = build.build_dataset(
+    filtered = flow.filter_generated(report, quality=config.quality)
+    built = flow.build_dataset(
         filtered, split=config.split, output=config.output, root=tmp_path, title="Dataset of Maya Lindqvist"
     )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_engineering.application.datasets.build import FilteredSamples
+from llm_engineering.application.datasets.flow import FilteredSamples
 from llm_engineering.application.datasets.samples import GenerationReport
 from llm_engineering.application.datasets.work import MissingWorkError, WorkStore, work_store
 from llm_engineering.domain.dataset import DatasetType

@@ -29,7 +29,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from llm_engineering.application.datasets.build import FilteredSamples
+from llm_engineering.application.datasets.flow import FilteredSamples
 from llm_engineering.application.datasets.splits import assign_splits
 from llm_engineering.application.preprocessing.embedding import TextEmbedder
 from llm_engineering.configs.datasets import ContextSettings, SplitSettings

@@ -11,7 +11,7 @@ from selenium.common.exceptions import WebDriverException
 
 from llm_engineering.application.crawlers.base import Crawler, CrawlReport, LinkOutcome, LinkStatus
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
-from llm_engineering.application.crawlers.runner import crawl_links
+from llm_engineering.application.crawlers.flow import crawl_links
 from llm_engineering.configs.etl import CrawlSettings, GitHubRules
 from llm_engineering.domain.documents import ArticleDocument, RepositoryDocument, UserDocument
 from llm_engineering.infrastructure.crawlers import LINK_ERRORS, build_dispatcher
