@@ -16,7 +16,7 @@ from pathlib import Path
 
 from llm_engineering.application.crawlers.base import CrawlReport, LinkStatus
 from llm_engineering.application.crawlers.flow import crawl_links
-from llm_engineering.configs.etl import CrawlSettings
+from llm_engineering.configs.etl import CrawlConfig
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.infrastructure.crawlers import build_dispatcher
 from llm_engineering.infrastructure.local_services import WarehouseServer, free_port
@@ -54,7 +54,7 @@ def write_pages(folder: Path, count: int) -> list[str]:
 
 def run(*, links: list[str], uri: str, database: str, workers: int) -> CrawlReport:
     """Crawl ``links`` with ``workers`` threads into a fresh database ``database``."""
-    settings = CrawlSettings(max_workers=workers, timeout_seconds=10, retries=0)
+    settings = CrawlConfig(max_workers=workers, timeout_seconds=10, retries=0)
     with (
         connect(uri, database) as warehouse,
         build_dispatcher(settings, Settings(_env_file=None)) as dispatcher,

@@ -127,7 +127,7 @@ def main(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from llm_engineering.application.feature_store import iter_cleaned_documents
     from llm_engineering.application.rag.hybrid import ContextRetriever
-    from llm_engineering.configs.evaluating import GenerationSettings
+    from llm_engineering.configs.evaluating import AnswerGenerationConfig
     from llm_engineering.infrastructure.embeddings import build_embedder
     from llm_engineering.infrastructure.vector_stores import build_vector_store
     from llm_engineering.model.base_model import resolve_base_model
@@ -182,7 +182,7 @@ def main(
     rows: list[GridRow] = []
     answers: dict[str, list[str]] = {}
     for model, path in models.items():
-        generator = load_folder_generator(path, GenerationSettings(runtime=runtime))
+        generator = load_folder_generator(path, AnswerGenerationConfig(runtime=runtime))
         try:
             for label, decoding in grid_decodings(max_new_tokens=max_new_tokens, grid=grid):
                 begun = time.perf_counter()

@@ -71,14 +71,14 @@ def build_datasets(root: Path) -> dict[str, float]:
     from llm_engineering.application.features.writer import ensure_cleaned_collections, store_embedded
     from llm_engineering.configs import load_config
     from llm_engineering.configs.datasets import GenerateDatasetsConfig
-    from llm_engineering.configs.features import ChunkingSettings
+    from llm_engineering.configs.features import ChunkingConfig
     from llm_engineering.infrastructure.embeddings import default_model_path, load_embedder
     from llm_engineering.infrastructure.vector_stores import QdrantEdgeStore
 
     documents = demo_documents()
     embedder = load_embedder(default_model_path())
     embedded, _, _ = chunk_and_embed(
-        documents, embedder=embedder, chunking=ChunkingSettings(), batch_size=32, progress=False
+        documents, embedder=embedder, chunking=ChunkingConfig(), batch_size=32, progress=False
     )
     figures: dict[str, float] = {"documents": len(documents)}
     with QdrantEdgeStore(root / "qdrant") as store:

@@ -56,7 +56,7 @@ def main(model_dir: Path | None, questions: int, max_new_tokens: int, batch_size
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    from llm_engineering.configs.evaluating import GenerationSettings
+    from llm_engineering.configs.evaluating import AnswerGenerationConfig
     from llm_engineering.model.base_model import resolve_base_model
     from llm_engineering.model.evaluation.answer import answer_arm, load_folder_generator
     from llm_engineering.model.evaluation.results import EvalSample
@@ -64,7 +64,7 @@ def main(model_dir: Path | None, questions: int, max_new_tokens: int, batch_size
 
     settings = get_settings()
     folder = model_dir or resolve_base_model(settings.base_model, models_dir=settings.models_dir)
-    generator = load_folder_generator(folder, GenerationSettings())
+    generator = load_folder_generator(folder, AnswerGenerationConfig())
     samples = [EvalSample(instruction=q, reference="") for q in QUESTIONS[:questions]]
     sizes = sorted({1, *(int(s) for s in batch_sizes.split(",") if s.strip())})
     click.echo(
@@ -76,14 +76,14 @@ def main(model_dir: Path | None, questions: int, max_new_tokens: int, batch_size
         samples[:2],
         author="Maya Lindqvist",
         arm="bare",
-        generation=GenerationSettings(max_new_tokens=4, batch_size=2),
+        generation=AnswerGenerationConfig(max_new_tokens=4, batch_size=2),
     )  # warm-up
     baseline: tuple[float, list[str]] | None = None
     click.echo(
         f"{'batch':>5}  {'seconds':>8}  {'answers/s':>9}  {'tokens/s':>8}  {'x batch 1':>9}  {'same as batch 1':>15}"
     )
     for size in sizes:
-        generation = GenerationSettings(max_new_tokens=max_new_tokens, batch_size=size)
+        generation = AnswerGenerationConfig(max_new_tokens=max_new_tokens, batch_size=size)
         answers, seconds = answer_arm(
             generator, samples, author="Maya Lindqvist", arm="bare", generation=generation
         )

@@ -97,7 +97,7 @@ def greedy_loops(
 def main() -> None:
     from datasets import Dataset
 
-    from llm_engineering.configs.training import VoiceSettings
+    from llm_engineering.configs.training import VoiceStageConfig
     from llm_engineering.model.base_model import resolve_base_model
     from llm_engineering.model.training.trainer import train_stage
 
@@ -143,7 +143,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-voice-"))
     base = resolve_base_model(None, models_dir=work / "models")
     learning_rate = args.learning_rate or (2e-5 if args.full else 5e-4)
-    settings = VoiceSettings(
+    settings = VoiceStageConfig(
         max_steps=args.steps,
         learning_rate=learning_rate,
         full_parameters=args.full,

@@ -19,7 +19,7 @@ from llm_engineering.domain.dataset import DatasetType
 from llm_engineering.domain.types import DataCategory
 
 
-class ExtractSettings(StrictModel):
+class ExtractConfig(StrictModel):
     """How cleaned documents are cut into extracts (one extract: one answer's worth of text)."""
 
     categories: Annotated[list[DataCategory], Field(min_length=1)] = Field(
@@ -36,13 +36,13 @@ class ExtractSettings(StrictModel):
     """Cleaned documents read from the feature store per request (scroll page)."""
 
     @model_validator(mode="after")
-    def _min_below_max(self) -> ExtractSettings:
+    def _min_below_max(self) -> ExtractConfig:
         if self.min_length >= self.max_length:
             raise ValueError(f"min_length ({self.min_length}) must be below max_length ({self.max_length})")
         return self
 
 
-class InstructionSettings(StrictModel):
+class InstructionConfig(StrictModel):
     """How instructions (and, for the ``llm`` strategy, answers) are written for each extract."""
 
     strategy: Literal["offline", "llm"] = "offline"
@@ -55,7 +55,7 @@ class InstructionSettings(StrictModel):
     """``llm``: instruction-answer pairs asked for per extract."""
 
 
-class PreferenceSettings(StrictModel):
+class PreferenceConfig(StrictModel):
     """How the rejected answer of each preference sample is made (``chosen`` is always the author's text)."""
 
     rejected_strategy: Literal["offline", "llm", "model"] = "offline"
@@ -70,7 +70,7 @@ class PreferenceSettings(StrictModel):
     """``model`` strategy with a local folder: the torch device."""
 
     @model_validator(mode="after")
-    def _model_given(self) -> PreferenceSettings:
+    def _model_given(self) -> PreferenceConfig:
         if self.rejected_strategy == "model" and not self.model:
             raise ValueError(
                 "rejected_strategy 'model' needs preference.model: a local model folder or an endpoint model id"
@@ -78,7 +78,7 @@ class PreferenceSettings(StrictModel):
         return self
 
 
-class LLMSettings(StrictModel):
+class LLMCallConfig(StrictModel):
     """Calls to an LLM (``llm`` strategies and the ``model`` strategy); unused by offline runs."""
 
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.7
@@ -115,7 +115,7 @@ class LLMSettings(StrictModel):
         }
 
 
-class QualitySettings(StrictModel):
+class QualityConfig(StrictModel):
     """Filters applied to extracts and samples; each filter's count is logged."""
 
     min_instruction_chars: Annotated[int, Field(ge=0)] = 10
@@ -130,7 +130,7 @@ class QualitySettings(StrictModel):
     """Remove exact and near-duplicate extracts and samples."""
 
 
-class SplitSettings(StrictModel):
+class SplitConfig(StrictModel):
     """The train/validation/test split by a hash of each document id (the same in every dataset)."""
 
     test_size: Annotated[float, Field(ge=0, lt=1)] = 0.1
@@ -146,7 +146,7 @@ class SplitSettings(StrictModel):
     both splits; ``extract``: finer, for corpora of few documents."""
 
     @model_validator(mode="after")
-    def _held_out_below_all(self) -> SplitSettings:
+    def _held_out_below_all(self) -> SplitConfig:
         if self.test_size + self.validation_size >= 1:
             raise ValueError(
                 f"test_size ({self.test_size}) + validation_size ({self.validation_size}) must stay below 1: "
@@ -155,7 +155,7 @@ class SplitSettings(StrictModel):
         return self
 
 
-class ContextSettings(StrictModel):
+class DatasetContextConfig(StrictModel):
     """Retrieved passages in the prompts, as serving builds them (RAFT; the context budget is
     ``domain.chat``'s: 3 passages of at most 50 words)."""
 
@@ -172,7 +172,7 @@ class ContextSettings(StrictModel):
     """Seed of the draw of each sample's context mode."""
 
     @model_validator(mode="after")
-    def _shares(self) -> ContextSettings:
+    def _shares(self) -> DatasetContextConfig:
         if self.oracle_share + self.distractor_share > 1:
             raise ValueError(
                 f"oracle_share ({self.oracle_share}) + distractor_share ({self.distractor_share}) must be at most 1"
@@ -213,13 +213,13 @@ class GenerateDatasetsConfig(StrictModel):
     """``handbook_json`` source: the JSON file (e.g. instruct_datasets.json)."""
     author_full_names: AuthorNames = Field(default_factory=lambda: ["Maya Lindqvist"])
     """Authors whose cleaned documents are used ("First Last"; case and spacing are ignored)."""
-    extracts: ExtractSettings = Field(default_factory=ExtractSettings)
-    instruction: InstructionSettings = Field(default_factory=InstructionSettings)
-    preference: PreferenceSettings = Field(default_factory=PreferenceSettings)
-    llm: LLMSettings = Field(default_factory=LLMSettings)
-    quality: QualitySettings = Field(default_factory=QualitySettings)
-    split: SplitSettings = Field(default_factory=SplitSettings)
-    context: ContextSettings = Field(default_factory=ContextSettings)
+    extracts: ExtractConfig = Field(default_factory=ExtractConfig)
+    instruction: InstructionConfig = Field(default_factory=InstructionConfig)
+    preference: PreferenceConfig = Field(default_factory=PreferenceConfig)
+    llm: LLMCallConfig = Field(default_factory=LLMCallConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    context: DatasetContextConfig = Field(default_factory=DatasetContextConfig)
     output: DatasetOutputConfig = Field(default_factory=DatasetOutputConfig)
 
     @model_validator(mode="after")

@@ -44,7 +44,7 @@ class GitHubRules(StrictModel):
     """At most this many files are kept per repository."""
 
 
-class CrawlSettings(StrictModel):
+class CrawlConfig(StrictModel):
     """How links are crawled."""
 
     max_workers: Annotated[int, Field(ge=1, le=32)] = 4
@@ -70,7 +70,7 @@ class CrawlSettings(StrictModel):
     """Which files of a cloned repository are kept."""
 
     @model_validator(mode="after")
-    def _browsers_within_workers(self) -> CrawlSettings:
+    def _browsers_within_workers(self) -> CrawlConfig:
         if self.max_browsers > self.max_workers:
             if "max_browsers" in self.model_fields_set:
                 raise ValueError(
@@ -87,7 +87,7 @@ class DigitalDataEtlConfig(StrictModel):
     """Author whose writing is crawled ("First Last"); created in the warehouse if new."""
     links: Annotated[list[str], Field(min_length=1)]
     """Links to crawl: http(s) pages, Medium, LinkedIn, GitHub, file:// or local paths."""
-    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    crawl: CrawlConfig = Field(default_factory=CrawlConfig)
 
     @field_validator("links")
     @classmethod

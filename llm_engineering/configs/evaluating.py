@@ -24,7 +24,7 @@ from llm_engineering.domain.metrics import (
 )
 
 
-class GenerationSettings(Decoding):
+class AnswerGenerationConfig(Decoding):
     """How each version answers: the shared :class:`~llm_engineering.domain.decoding.Decoding`.
 
     The same fields and defaults as serving's decoding (``max_new_tokens``, ``temperature``,
@@ -53,7 +53,7 @@ class GenerationSettings(Decoding):
         return Decoding(**self.model_dump(include=set(Decoding.model_fields)))
 
 
-class PerplexitySettings(StrictModel):
+class PerplexityConfig(StrictModel):
     """Author perplexity."""
 
     max_reference_tokens: Annotated[int, Field(ge=8, le=8192)] = 256
@@ -62,7 +62,7 @@ class PerplexitySettings(StrictModel):
     """Sequences per forward pass."""
 
 
-class AttributionSettings(StrictModel):
+class AttributionConfig(StrictModel):
     """The attribution classifier (author vs other authors' writing)."""
 
     words: Annotated[int, Field(ge=10, le=5000)] = 100
@@ -76,7 +76,7 @@ class AttributionSettings(StrictModel):
     """Seed of the document sample, the held-out choice, the shuffles and the solver."""
 
 
-class ContextSettings(StrictModel):
+class EvaluationContextConfig(StrictModel):
     """The served arm's retrieval: the API's own retriever, the sample's own document left out."""
 
     k: Annotated[int, Field(ge=1, le=20)] = CONTEXT_PASSAGES
@@ -84,14 +84,14 @@ class ContextSettings(StrictModel):
     the one context budget (``chat.CONTEXT_PASSAGES`` passages of ``chat.PASSAGE_WORDS`` words)."""
 
 
-class RetrievalSettings(StrictModel):
+class RetrievalConfig(StrictModel):
     """Retrieval hit@k and MRR of the feature store."""
 
     k: Annotated[int, Field(ge=1, le=100)] = 5
     """Documents that count as a hit."""
 
 
-class JudgeSettings(StrictModel):
+class JudgeConfig(StrictModel):
     """The LLM judge (OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL_ID from the settings)."""
 
     mode: Literal["auto", "on", "off"] = "auto"
@@ -119,7 +119,7 @@ class JudgeSettings(StrictModel):
         return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
 
-class PromotionSettings(StrictModel):
+class PromotionConfig(StrictModel):
     """Which version becomes production."""
 
     enabled: bool = True
@@ -175,16 +175,16 @@ class EvaluatingConfig(StrictModel):
     arms: list[Literal["served", "bare"]] = Field(default_factory=lambda: ["served", "bare"])
     """Prompt forms every version answers in: ``served`` (passages retrieved as the API does,
     the sample's own document left out) and ``bare`` (no passages)."""
-    generation: GenerationSettings = Field(default_factory=GenerationSettings)
-    context: ContextSettings = Field(default_factory=ContextSettings)
+    generation: AnswerGenerationConfig = Field(default_factory=AnswerGenerationConfig)
+    context: EvaluationContextConfig = Field(default_factory=EvaluationContextConfig)
     metrics: list[str] = Field(default_factory=lambda: list(METRIC_GROUPS))
     """Metrics to compute: any of author_perplexity, style_distance, embedding_similarity,
     attribution_rate, rouge_l, retrieval."""
-    perplexity: PerplexitySettings = Field(default_factory=PerplexitySettings)
-    attribution: AttributionSettings = Field(default_factory=AttributionSettings)
-    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
-    judge: JudgeSettings = Field(default_factory=JudgeSettings)
-    promotion: PromotionSettings = Field(default_factory=PromotionSettings)
+    perplexity: PerplexityConfig = Field(default_factory=PerplexityConfig)
+    attribution: AttributionConfig = Field(default_factory=AttributionConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
 
     @field_validator("metrics")
     @classmethod

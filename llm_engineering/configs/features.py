@@ -32,7 +32,7 @@ class ChunkingRules(StrictModel):
         return self
 
 
-class ChunkingSettings(StrictModel):
+class ChunkingConfig(StrictModel):
     """Chunk size and overlap per data category."""
 
     articles: ChunkingRules = Field(default_factory=lambda: ChunkingRules(chunk_size=256, chunk_overlap=32))
@@ -49,21 +49,21 @@ class ChunkingSettings(StrictModel):
         return getattr(self, DataCategory(category).value)
 
 
-class CleaningSettings(StrictModel):
+class CleaningConfig(StrictModel):
     """How documents are cleaned."""
 
     failure_threshold: Annotated[float, Field(ge=0, le=1)] = 0.1
     """The step fails, before anything is written, when more than this share of documents fail to clean."""
 
 
-class EmbeddingSettings(StrictModel):
+class EmbeddingConfig(StrictModel):
     """How chunks are embedded (the model itself comes from the settings: TEXT_EMBEDDING_MODEL_ID)."""
 
     batch_size: Annotated[int, Field(ge=1, le=1024)] = 32
     """Chunks per call of the model's encode; chunks are sorted by length first, so a batch pads little."""
 
 
-class LoadingSettings(StrictModel):
+class LoadingConfig(StrictModel):
     """How features are written to the vector store."""
 
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 256
@@ -75,10 +75,10 @@ class FeatureEngineeringConfig(StrictModel):
 
     author_full_names: AuthorNames = Field(default_factory=lambda: ["Maya Lindqvist"])
     """Authors whose warehouse documents are turned into features ("First Last"; case and spacing are ignored)."""
-    cleaning: CleaningSettings = Field(default_factory=CleaningSettings)
-    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
-    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
-    loading: LoadingSettings = Field(default_factory=LoadingSettings)
+    cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
+    chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    loading: LoadingConfig = Field(default_factory=LoadingConfig)
     mass_removal_threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
     """The run stops, before anything is written, when more than this share of an author's stored
     documents is missing from the warehouse (the wrong database, a half-finished crawl)."""

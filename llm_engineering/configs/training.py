@@ -18,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from llm_engineering.configs import StrictModel
 
 
-class LoraSettings(StrictModel):
+class LoraAdapterConfig(StrictModel):
     """The LoRA adapter (PEFT ``LoraConfig`` names)."""
 
     r: Annotated[int, Field(ge=1, le=1024)] = 8
@@ -35,7 +35,7 @@ class LoraSettings(StrictModel):
         return {**self.model_dump(), "task_type": "CAUSAL_LM", "bias": "none"}
 
 
-class _StageSettings(StrictModel):
+class _StageConfig(StrictModel):
     """Arguments that SFT and DPO share (TRL / ``transformers.TrainingArguments`` names)."""
 
     num_train_epochs: Annotated[float, Field(gt=0)] = 1.0
@@ -69,7 +69,7 @@ class _StageSettings(StrictModel):
     """Seed of the data order and the adapter's initialisation."""
     max_train_samples: Annotated[int | None, Field(ge=1)] = None
     """Use only the first N rows of the training split (quick runs); None: all."""
-    lora: LoraSettings = Field(default_factory=LoraSettings)
+    lora: LoraAdapterConfig = Field(default_factory=LoraAdapterConfig)
     """The adapter."""
 
     def trainer_kwargs(self) -> dict[str, Any]:
@@ -79,7 +79,7 @@ class _StageSettings(StrictModel):
         )
 
 
-class SFTSettings(_StageSettings):
+class SFTStageConfig(_StageConfig):
     """Supervised fine-tuning on the instruction dataset (TRL ``SFTConfig``)."""
 
     packing: bool = False
@@ -95,7 +95,7 @@ class SFTSettings(_StageSettings):
     answers that end. None: only ``max_length`` bounds the answer."""
 
 
-class VoiceSettings(_StageSettings):
+class VoiceStageConfig(_StageConfig):
     """The voice stage: continued pretraining (causal LM) on the author's own text of the training
     split, before SFT (TRL ``SFTConfig`` on plain text)."""
 
@@ -111,7 +111,7 @@ class VoiceSettings(_StageSettings):
     """Longest text row in tokens (an extract of the author's text; longer ones are cut)."""
 
 
-class DPOSettings(_StageSettings):
+class DPOStageConfig(_StageConfig):
     """Preference tuning on the preference dataset, starting from the SFT twin (TRL ``DPOConfig``)."""
 
     enabled: bool = True
@@ -138,7 +138,7 @@ class DatasetSelection(StrictModel):
     """Where versions are looked up; None: STATE_DIR/datasets."""
 
 
-class QuantizationSettings(StrictModel):
+class QuantizationConfig(StrictModel):
     """Loading the base model in 4 bits for QLoRA (bitsandbytes, CUDA only)."""
 
     load_in_4bit: bool = False
@@ -182,11 +182,11 @@ class TrainingConfig(StrictModel):
     the instruction dataset's card."""
     datasets: DatasetSelection = Field(default_factory=DatasetSelection)
     """Dataset versions."""
-    voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    voice: VoiceStageConfig = Field(default_factory=VoiceStageConfig)
     """Continued pretraining on the author's text before SFT."""
-    sft: SFTSettings = Field(default_factory=SFTSettings)
+    sft: SFTStageConfig = Field(default_factory=SFTStageConfig)
     """Supervised fine-tuning."""
-    dpo: DPOSettings = Field(default_factory=DPOSettings)
+    dpo: DPOStageConfig = Field(default_factory=DPOStageConfig)
     """Preference tuning."""
     self_play: bool = False
     """Before DPO, rewrite the preference dataset's ``rejected`` answers with the SFT twin itself
@@ -198,7 +198,7 @@ class TrainingConfig(StrictModel):
     """Where to train; ``auto``: CUDA when available, else the CPU."""
     bf16: bool = False
     """Train in bfloat16 mixed precision (GPUs; on this CPU fp32 is faster for training)."""
-    quantization: QuantizationSettings = Field(default_factory=QuantizationSettings)
+    quantization: QuantizationConfig = Field(default_factory=QuantizationConfig)
     """4-bit loading of the base model (QLoRA)."""
     output: TrainingOutputConfig = Field(default_factory=TrainingOutputConfig)
     """Merged dtype and hub push."""

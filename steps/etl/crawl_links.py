@@ -7,7 +7,7 @@ from zenml.logger import get_logger
 
 from llm_engineering.application.crawlers import flow
 from llm_engineering.application.crawlers.base import LinkStatus
-from llm_engineering.configs.etl import CrawlSettings
+from llm_engineering.configs.etl import CrawlConfig
 from llm_engineering.domain.documents import UserDocument
 from llm_engineering.infrastructure.crawlers import build_dispatcher
 from llm_engineering.infrastructure.warehouse import open_warehouse
@@ -18,7 +18,7 @@ logger = get_logger(__name__)
 
 @step(enable_cache=False)  # reads and writes the live warehouse: a cached answer would be stale
 def crawl_links(
-    user: UserDocument, links: list[str], crawl: CrawlSettings
+    user: UserDocument, links: list[str], crawl: CrawlConfig
 ) -> Annotated[list[str], "crawled_links"]:
     """Crawl each link with the crawler of its domain and store what it finds.
 

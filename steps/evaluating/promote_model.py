@@ -5,7 +5,7 @@ from typing import Annotated
 from zenml import Model, log_metadata, step
 from zenml.logger import get_logger
 
-from llm_engineering.configs.evaluating import PromotionSettings
+from llm_engineering.configs.evaluating import PromotionConfig
 from llm_engineering.model.evaluation.promotion import PromotionDecision, apply_promotion
 from llm_engineering.model.evaluation.results import EvaluationResults
 from llm_engineering.model.registry import ModelRegistry
@@ -17,7 +17,7 @@ logger = get_logger(__name__)
 
 @step(enable_cache=False)
 def promote_model(
-    evaluation_results: EvaluationResults, promotion: PromotionSettings
+    evaluation_results: EvaluationResults, promotion: PromotionConfig
 ) -> Annotated[PromotionDecision, "promotion_decision"]:
     """Apply the promotion decision: registry production pointer and ZenML stage ``production``.
 

@@ -7,7 +7,7 @@ from zenml.logger import get_logger
 
 from llm_engineering.application.features.flow import embed_pending
 from llm_engineering.application.features.reports import CleaningReport, EmbeddingReport
-from llm_engineering.configs.features import ChunkingSettings, EmbeddingSettings, LoadingSettings
+from llm_engineering.configs.features import ChunkingConfig, EmbeddingConfig, LoadingConfig
 from llm_engineering.infrastructure.embeddings import build_embedder, embedding_model_name
 from llm_engineering.infrastructure.vector_stores import build_vector_store
 
@@ -17,9 +17,9 @@ logger = get_logger(__name__)
 @step(enable_cache=False)  # reads and writes the feature store as it is now
 def chunk_and_embed(
     cleaning_report: CleaningReport,
-    chunking: ChunkingSettings,
-    embedding: EmbeddingSettings,
-    loading: LoadingSettings,
+    chunking: ChunkingConfig,
+    embedding: EmbeddingConfig,
+    loading: LoadingConfig,
 ) -> Annotated[EmbeddingReport, "embedding_report"]:
     """Chunk every pending document in the model's tokens, embed the chunks, store them crash-safely.
 

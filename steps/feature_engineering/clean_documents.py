@@ -8,7 +8,7 @@ from zenml.logger import get_logger
 from llm_engineering.application.features.flow import clean_documents as clean
 from llm_engineering.application.features.query import WarehouseIndex
 from llm_engineering.application.features.reports import CleaningReport
-from llm_engineering.configs.features import CleaningSettings, LoadingSettings
+from llm_engineering.configs.features import CleaningConfig, LoadingConfig
 from llm_engineering.infrastructure.vector_stores import build_vector_store
 from llm_engineering.infrastructure.warehouse import open_warehouse
 
@@ -18,8 +18,8 @@ logger = get_logger(__name__)
 @step(enable_cache=False)  # compares with the feature store as it is now, and writes to it
 def clean_documents(
     documents: WarehouseIndex,
-    cleaning: CleaningSettings,
-    loading: LoadingSettings,
+    cleaning: CleaningConfig,
+    loading: LoadingConfig,
     mass_removal_threshold: float,
     allow_mass_removal: bool,
 ) -> Annotated[CleaningReport, "cleaning_report"]:

@@ -9,7 +9,7 @@ from llm_engineering.application.datasets.context import add_context, store_retr
 from llm_engineering.application.datasets.extracts import ExtractReport
 from llm_engineering.application.datasets.flow import FilteredSamples
 from llm_engineering.application.datasets.work import WorkRef, work_store
-from llm_engineering.configs.datasets import ContextSettings, SplitSettings
+from llm_engineering.configs.datasets import DatasetContextConfig, SplitConfig
 from llm_engineering.infrastructure.embeddings import build_embedder
 from llm_engineering.infrastructure.vector_stores import build_vector_store
 from llm_engineering.settings import get_settings
@@ -19,7 +19,7 @@ logger = get_logger(__name__)
 
 @step(enable_cache=False)  # reads the vector store and the work store, outside ZenML
 def attach_context(
-    filtered_samples: WorkRef, extracts: WorkRef, split: SplitSettings, context: ContextSettings
+    filtered_samples: WorkRef, extracts: WorkRef, split: SplitConfig, context: DatasetContextConfig
 ) -> Annotated[WorkRef, "samples_with_context"]:
     """Search each instruction among its author's embedded chunks; store the chosen passages.
 

@@ -7,7 +7,7 @@ from zenml.logger import get_logger
 
 from llm_engineering.application.datasets import flow
 from llm_engineering.application.datasets.work import WorkRef, work_store
-from llm_engineering.configs.datasets import DatasetOutputConfig, SplitSettings
+from llm_engineering.configs.datasets import DatasetOutputConfig, SplitConfig
 from llm_engineering.settings import get_settings
 from steps.generate_datasets.materializers import DatasetVersionMaterializer
 
@@ -19,7 +19,7 @@ logger = get_logger(__name__)
 @step(enable_cache=False, output_materializers=DatasetVersionMaterializer)
 def build_dataset(
     filtered_samples: WorkRef,
-    split: SplitSettings,
+    split: SplitConfig,
     output: DatasetOutputConfig,
     author_full_names: list[str],
 ) -> Annotated[flow.DatasetVersion, ArtifactConfig(name="{dataset_type}_dataset")]:

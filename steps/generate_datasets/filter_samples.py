@@ -8,14 +8,14 @@ from zenml.logger import get_logger
 from llm_engineering.application.datasets.flow import filter_generated
 from llm_engineering.application.datasets.samples import GenerationReport
 from llm_engineering.application.datasets.work import WorkRef, work_store
-from llm_engineering.configs.datasets import QualitySettings
+from llm_engineering.configs.datasets import QualityConfig
 from llm_engineering.settings import get_settings
 
 logger = get_logger(__name__)
 
 
 @step(enable_cache=False)  # reads and writes the work store, outside ZenML
-def filter_samples(samples: WorkRef, quality: QualitySettings) -> Annotated[WorkRef, "filtered_samples"]:
+def filter_samples(samples: WorkRef, quality: QualityConfig) -> Annotated[WorkRef, "filtered_samples"]:
     """Apply the minimum lengths and exact and near-duplicate removal.
 
     Args:

@@ -9,7 +9,7 @@ from zenml.logger import get_logger
 from llm_engineering.application.datasets import samples as sample_generation
 from llm_engineering.application.datasets.extracts import ExtractReport
 from llm_engineering.application.datasets.work import WorkRef, work_store
-from llm_engineering.configs.datasets import InstructionSettings, LLMSettings
+from llm_engineering.configs.datasets import InstructionConfig, LLMCallConfig
 from llm_engineering.domain.dataset import DatasetType
 from llm_engineering.infrastructure.llm import build_endpoint_client
 from llm_engineering.settings import get_settings
@@ -19,7 +19,7 @@ logger = get_logger(__name__)
 
 @step(enable_cache=False)  # reads and writes the work store, outside ZenML
 def generate_instruction_samples(
-    extracts: WorkRef, instruction: InstructionSettings, llm: LLMSettings, dataset_type: DatasetType
+    extracts: WorkRef, instruction: InstructionConfig, llm: LLMCallConfig, dataset_type: DatasetType
 ) -> Annotated[WorkRef, "instruction_samples"]:
     """Derive (``offline``) or ask the LLM endpoint for (``llm``) instruction-answer pairs per extract.
 

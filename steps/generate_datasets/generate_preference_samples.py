@@ -8,7 +8,7 @@ from zenml.logger import get_logger
 
 from llm_engineering.application.datasets import samples as sample_generation
 from llm_engineering.application.datasets.work import WorkRef, work_store
-from llm_engineering.configs.datasets import LLMSettings, PreferenceSettings
+from llm_engineering.configs.datasets import LLMCallConfig, PreferenceConfig
 from llm_engineering.infrastructure.llm import build_endpoint_client, build_model_client
 from llm_engineering.settings import get_settings
 
@@ -17,7 +17,7 @@ logger = get_logger(__name__)
 
 @step(enable_cache=False)  # reads and writes the work store, outside ZenML
 def generate_preference_samples(
-    instruction_samples: WorkRef, preference: PreferenceSettings, llm: LLMSettings
+    instruction_samples: WorkRef, preference: PreferenceConfig, llm: LLMCallConfig
 ) -> Annotated[WorkRef, "preference_samples"]:
     """Pair each instruction's author answer (chosen) with a rejected answer from the configured strategy.
 

@@ -7,7 +7,7 @@ from zenml.logger import get_logger
 
 from llm_engineering.application.datasets.feature_source import load_extracts as read_extracts
 from llm_engineering.application.datasets.work import WorkRef, work_store
-from llm_engineering.configs.datasets import ExtractSettings, QualitySettings
+from llm_engineering.configs.datasets import ExtractConfig, QualityConfig
 from llm_engineering.infrastructure.vector_stores import build_vector_store
 from llm_engineering.settings import get_settings
 
@@ -16,7 +16,7 @@ logger = get_logger(__name__)
 
 @step(enable_cache=False)  # reads the feature store as it is now: a cached answer would be stale
 def load_extracts(
-    author_full_names: list[str], extracts: ExtractSettings, quality: QualitySettings
+    author_full_names: list[str], extracts: ExtractConfig, quality: QualityConfig
 ) -> Annotated[WorkRef, "extracts"]:
     """Read the cleaned documents page by page, cut them into extracts, drop duplicate extracts.
 

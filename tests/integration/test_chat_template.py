@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from datasets import Dataset
 
-from llm_engineering.configs.training import DPOSettings, SFTSettings
+from llm_engineering.configs.training import DPOStageConfig, SFTStageConfig
 from llm_engineering.domain.chat import build_messages, render_prompt
 from llm_engineering.model.training.fit import RowFitter, dpo_rows, sft_rows
 from llm_engineering.model.training.trainer import _trl_args, load_tokenizer
@@ -39,7 +39,7 @@ def test_sft_dpo_evaluation_and_serving_read_the_same_prompt(model: str, request
         base,
         args=_trl_args(
             "sft",
-            SFTSettings(packing=False, max_length=1024),
+            SFTStageConfig(packing=False, max_length=1024),
             output_dir=tmp_path / "sft",
             device="cpu",
             bf16=False,
@@ -61,7 +61,7 @@ def test_sft_dpo_evaluation_and_serving_read_the_same_prompt(model: str, request
     dpo = DPOTrainer(
         AutoModelForCausalLM.from_pretrained(str(folder)),
         args=_trl_args(
-            "dpo", DPOSettings(max_length=1024), output_dir=tmp_path / "dpo", device="cpu", bf16=False
+            "dpo", DPOStageConfig(max_length=1024), output_dir=tmp_path / "dpo", device="cpu", bf16=False
         ),
         train_dataset=dpo_rows(
             Dataset.from_dict(
@@ -98,7 +98,7 @@ def test_a_row_cut_to_max_length_ends_with_the_end_of_turn_token(smollm2_dir: Pa
     sft = SFTTrainer(
         AutoModelForCausalLM.from_pretrained(str(smollm2_dir)),
         args=_trl_args(
-            "sft", SFTSettings(max_length=256), output_dir=tmp_path / "sft", device="cpu", bf16=False
+            "sft", SFTStageConfig(max_length=256), output_dir=tmp_path / "sft", device="cpu", bf16=False
         ),
         train_dataset=rows,
         processing_class=tokenizer,
@@ -125,4 +125,4 @@ def test_the_answer_budget_cuts_an_answer_that_fits_max_length_at_a_sentence_end
     assert (
         len(tokenizer(cut, add_special_tokens=False)["input_ids"]) <= 40 < len(tokenizer(answer)["input_ids"])
     )
-    assert SFTSettings().max_answer_tokens == 160  # the default budget, under evaluation's 256-token limit
+    assert SFTStageConfig().max_answer_tokens == 160  # the default budget, under evaluation's 256-token limit

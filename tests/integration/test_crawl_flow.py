@@ -12,18 +12,18 @@ from selenium.common.exceptions import WebDriverException
 from llm_engineering.application.crawlers.base import Crawler, CrawlReport, LinkOutcome, LinkStatus
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_engineering.application.crawlers.flow import crawl_links
-from llm_engineering.configs.etl import CrawlSettings, GitHubRules
+from llm_engineering.configs.etl import CrawlConfig, GitHubRules
 from llm_engineering.domain.documents import ArticleDocument, RepositoryDocument, UserDocument
 from llm_engineering.infrastructure.crawlers import LINK_ERRORS, build_dispatcher
 from llm_engineering.settings import Settings
 
 
-def _settings(**overrides) -> CrawlSettings:
+def _settings(**overrides) -> CrawlConfig:
     defaults = {"max_workers": 4, "timeout_seconds": 0.5, "retries": 1, "backoff_seconds": 0.0}
-    return CrawlSettings(**{**defaults, "github": GitHubRules(max_file_bytes=4096), **overrides})
+    return CrawlConfig(**{**defaults, "github": GitHubRules(max_file_bytes=4096), **overrides})
 
 
-def _dispatcher(settings: CrawlSettings, **options) -> CrawlerDispatcher:
+def _dispatcher(settings: CrawlConfig, **options) -> CrawlerDispatcher:
     return build_dispatcher(settings, Settings(_env_file=None), **options)
 
 

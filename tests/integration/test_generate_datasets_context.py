@@ -14,8 +14,8 @@ from llm_engineering.application.datasets.flow import filter_generated
 from llm_engineering.application.datasets.splits import assign_splits
 from llm_engineering.application.features.flow import chunk_and_embed
 from llm_engineering.application.features.writer import ensure_cleaned_collections, store_embedded
-from llm_engineering.configs.datasets import ContextSettings, GenerateDatasetsConfig, SplitSettings
-from llm_engineering.configs.features import ChunkingSettings
+from llm_engineering.configs.datasets import DatasetContextConfig, GenerateDatasetsConfig, SplitConfig
+from llm_engineering.configs.features import ChunkingConfig
 from llm_engineering.domain.chat import CONTEXT_PASSAGES
 from llm_engineering.infrastructure.embeddings import default_model_path, load_embedder
 from llm_engineering.infrastructure.vector_stores import QdrantEdgeStore
@@ -32,7 +32,7 @@ def test_training_prompts_carry_the_served_retrievers_passages(tmp_path: Path) -
     documents = demo_cleaned_documents()
     embedder = load_embedder(default_model_path())
     embedded, _, _ = chunk_and_embed(
-        documents, embedder=embedder, chunking=ChunkingSettings(), batch_size=32, progress=False
+        documents, embedder=embedder, chunking=ChunkingConfig(), batch_size=32, progress=False
     )
     config = GenerateDatasetsConfig(dataset_type="instruction")
     extracts = build_extracts(documents, max_length=1500, min_length=200, progress=False)
@@ -40,7 +40,7 @@ def test_training_prompts_carry_the_served_retrievers_passages(tmp_path: Path) -
         extracts, instruction=config.instruction, llm=config.llm, progress=False
     )
     filtered = filter_generated(report, quality=config.quality)
-    split = SplitSettings(test_size=0.15, validation_size=0.15)
+    split = SplitConfig(test_size=0.15, validation_size=0.15)
     with QdrantEdgeStore(tmp_path / "qdrant") as store:
         ensure_cleaned_collections(store)
         store_embedded(store, embedded, dimension=embedder.dimension, batch_size=64)
@@ -49,7 +49,7 @@ def test_training_prompts_carry_the_served_retrievers_passages(tmp_path: Path) -
             extracts=extracts.extracts,
             retrieve=store_retriever(store, embedder, candidates=12),
             split=split,
-            settings=ContextSettings(),
+            settings=DatasetContextConfig(),
         )
     samples = with_context.samples
     assert len(samples) == len(filtered.samples)

@@ -8,7 +8,7 @@ import pytest
 
 from llm_engineering.application.crawlers.base import Crawler, CrawlError
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
-from llm_engineering.configs.etl import CrawlSettings
+from llm_engineering.configs.etl import CrawlConfig
 from llm_engineering.infrastructure.crawlers import build_dispatcher
 from llm_engineering.infrastructure.crawlers.medium import MediumCrawler
 from llm_engineering.settings import Settings
@@ -20,7 +20,7 @@ def _no_browser():
 
 @pytest.fixture
 def dispatcher() -> CrawlerDispatcher:
-    return build_dispatcher(CrawlSettings(), Settings(_env_file=None), driver_factory=_no_browser)
+    return build_dispatcher(CrawlConfig(), Settings(_env_file=None), driver_factory=_no_browser)
 
 
 @pytest.mark.parametrize(

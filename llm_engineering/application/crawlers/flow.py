@@ -17,7 +17,7 @@ from llm_engineering.application.crawlers.base import (
     TransientCrawlError,
 )
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher
-from llm_engineering.configs.etl import CrawlSettings
+from llm_engineering.configs.etl import CrawlConfig
 from llm_engineering.domain.documents import ContentDocument, UserDocument
 from llm_engineering.domain.warehouse import Warehouse
 
@@ -30,7 +30,7 @@ def crawl_links(
     user: UserDocument,
     warehouse: Warehouse,
     dispatcher: CrawlerDispatcher,
-    settings: CrawlSettings,
+    settings: CrawlConfig,
     progress: bool = True,
 ) -> CrawlReport:
     """Crawl each link with the crawler of its source and store its documents.
@@ -95,7 +95,7 @@ def _crawl_one(
     user: UserDocument,
     warehouse: Warehouse,
     dispatcher: CrawlerDispatcher,
-    settings: CrawlSettings,
+    settings: CrawlConfig,
 ) -> LinkOutcome:
     """Crawl and store one link, retrying transient errors with exponential backoff."""
     started = time.perf_counter()

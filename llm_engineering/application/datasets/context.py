@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from llm_engineering.application.datasets.flow import FilteredSamples
 from llm_engineering.application.datasets.splits import assign_splits
 from llm_engineering.application.preprocessing.embedding import TextEmbedder
-from llm_engineering.configs.datasets import ContextSettings, SplitSettings
+from llm_engineering.configs.datasets import DatasetContextConfig, SplitConfig
 from llm_engineering.domain.chat import CONTEXT_PASSAGES, clip_passage
 from llm_engineering.domain.dataset import Extract, Sample
 from llm_engineering.domain.vector_store import VectorStore
@@ -185,8 +185,8 @@ def add_context(
     *,
     extracts: Sequence[Extract],
     retrieve: Retrieve,
-    split: SplitSettings,
-    settings: ContextSettings,
+    split: SplitConfig,
+    settings: DatasetContextConfig,
 ) -> tuple[FilteredSamples, ContextReport]:
     """The filtered samples with their passages; the split is the one the dataset will get.
 

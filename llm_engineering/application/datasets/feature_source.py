@@ -16,7 +16,7 @@ from llm_engineering.application.feature_store import (
     iter_cleaned_documents,
     stored_author_names,
 )
-from llm_engineering.configs.datasets import ExtractSettings, QualitySettings
+from llm_engineering.configs.datasets import ExtractConfig, QualityConfig
 from llm_engineering.domain.exceptions import ImproperlyConfigured
 from llm_engineering.domain.names import name_key
 from llm_engineering.domain.types import DataCategory
@@ -69,8 +69,8 @@ def load_extracts(
     store: VectorStore,
     *,
     author_full_names: Sequence[str],
-    extracts: ExtractSettings,
-    quality: QualitySettings,
+    extracts: ExtractConfig,
+    quality: QualityConfig,
     progress: bool = True,
 ) -> ExtractReport:
     """Read the authors' cleaned documents page by page, cut them into extracts, drop duplicate extracts.

@@ -12,7 +12,7 @@ from llm_engineering.application.datasets import storage
 from llm_engineering.application.datasets.quality import category_counts, filter_samples
 from llm_engineering.application.datasets.samples import GenerationReport
 from llm_engineering.application.datasets.splits import check_no_leakage, split_samples
-from llm_engineering.configs.datasets import DatasetOutputConfig, QualitySettings, SplitSettings
+from llm_engineering.configs.datasets import DatasetOutputConfig, QualityConfig, SplitConfig
 from llm_engineering.domain.dataset import DatasetType, Sample
 from llm_engineering.domain.exceptions import ImproperlyConfigured, LLMTwinError
 
@@ -46,7 +46,7 @@ class FilteredSamples(BaseModel):
         )
 
 
-def filter_generated(report: GenerationReport, *, quality: QualitySettings) -> FilteredSamples:
+def filter_generated(report: GenerationReport, *, quality: QualityConfig) -> FilteredSamples:
     """Apply the length filters and sample deduplication to a generation report.
 
     Raises:
@@ -156,7 +156,7 @@ class DatasetBuild(BaseModel):
 def build_dataset(
     filtered: FilteredSamples,
     *,
-    split: SplitSettings,
+    split: SplitConfig,
     output: DatasetOutputConfig,
     root: Path,
     title: str,

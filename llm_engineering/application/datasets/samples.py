@@ -20,7 +20,7 @@ from llm_engineering.application.datasets.llm_generation import (
     generate_rejected_answers,
 )
 from llm_engineering.application.datasets.offline import GenericAnswerWriter, OfflineInstructionWriter
-from llm_engineering.configs.datasets import InstructionSettings, LLMSettings, PreferenceSettings
+from llm_engineering.configs.datasets import InstructionConfig, LLMCallConfig, PreferenceConfig
 from llm_engineering.domain.dataset import DatasetType, InstructionSample, Sample
 from llm_engineering.domain.exceptions import LLMTwinError
 from llm_engineering.domain.llm import LLMClient
@@ -122,8 +122,8 @@ def _tokens(client: LLMClient | None) -> int | None:
 def generate_instruction_samples(
     extract_report: ExtractReport,
     *,
-    instruction: InstructionSettings,
-    llm: LLMSettings,
+    instruction: InstructionConfig,
+    llm: LLMCallConfig,
     dataset_type: DatasetType = DatasetType.INSTRUCTION,
     client: LLMClient | None = None,
     progress: bool = True,
@@ -182,8 +182,8 @@ def generate_instruction_samples(
 def generate_preference_samples(
     instruction_report: GenerationReport,
     *,
-    preference: PreferenceSettings,
-    llm: LLMSettings,
+    preference: PreferenceConfig,
+    llm: LLMCallConfig,
     client: LLMClient | None = None,
     progress: bool = True,
 ) -> GenerationReport:

@@ -26,7 +26,7 @@ from llm_engineering.application.features.query import DocumentRef, WarehouseInd
 from llm_engineering.application.preprocessing import chunking as chunking_rules
 from llm_engineering.application.preprocessing import cleaning as cleaning_rules
 from llm_engineering.application.preprocessing.ids import content_digest
-from llm_engineering.configs.features import ChunkingSettings
+from llm_engineering.configs.features import ChunkingConfig
 from llm_engineering.domain.cleaned_documents import CleanedDocument
 from llm_engineering.domain.exceptions import LLMTwinError
 from llm_engineering.domain.types import DataCategory
@@ -52,7 +52,7 @@ def boilerplate_digest(lines: frozenset[str]) -> str:
     return content_digest("\n".join(sorted(lines))) if lines else ""
 
 
-def embedding_version(document: CleanedDocument, *, model_name: str, chunking: ChunkingSettings) -> str:
+def embedding_version(document: CleanedDocument, *, model_name: str, chunking: ChunkingConfig) -> str:
     """The version of a document's chunks: its cleaning version, the model and the category's chunk rules."""
     rules = chunking.for_category(document.category)
     cleaned = document.cleaning_version or cleaning_version(document.source_hash)
@@ -171,7 +171,7 @@ def check_mass_removal(
 
 
 def pending_documents(
-    store: VectorStore, *, author_ids: Sequence[str], model_name: str, chunking: ChunkingSettings
+    store: VectorStore, *, author_ids: Sequence[str], model_name: str, chunking: ChunkingConfig
 ) -> list[CleanedDocument]:
     """Cleaned documents of the authors whose stored chunks are not of the current version.
 

@@ -34,7 +34,7 @@ from llm_engineering.application.preprocessing.boilerplate import author_boilerp
 from llm_engineering.application.preprocessing.chunking import chunk_document
 from llm_engineering.application.preprocessing.cleaning import clean_document
 from llm_engineering.application.preprocessing.embedding import EmbeddingStats, TextEmbedder, embed_chunks
-from llm_engineering.configs.features import ChunkingSettings, FeatureEngineeringConfig
+from llm_engineering.configs.features import ChunkingConfig, FeatureEngineeringConfig
 from llm_engineering.domain.cleaned_documents import CleanedDocument
 from llm_engineering.domain.documents import ContentDocument
 from llm_engineering.domain.exceptions import LLMTwinError
@@ -186,7 +186,7 @@ def chunk_and_embed(
     documents: Sequence[CleanedDocument],
     *,
     embedder: TextEmbedder,
-    chunking: ChunkingSettings,
+    chunking: ChunkingConfig,
     batch_size: int,
     progress: bool = True,
 ) -> tuple[list[EmbeddedDocument], EmbeddingStats, float]:
@@ -241,7 +241,7 @@ def embed_pending(
     author_ids: Sequence[str],
     embedder: Callable[[], TextEmbedder],
     model_name: str,
-    chunking: ChunkingSettings,
+    chunking: ChunkingConfig,
     encode_batch_size: int,
     write_batch_size: int,
     progress: bool = True,

@@ -19,7 +19,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from llm_engineering.application.crawlers.base import CrawlerName
 from llm_engineering.application.crawlers.dispatcher import CrawlerDispatcher, CrawlerFactory
-from llm_engineering.configs.etl import CrawlSettings
+from llm_engineering.configs.etl import CrawlConfig
 from llm_engineering.infrastructure.crawlers.article import ArticleCrawler
 from llm_engineering.infrastructure.crawlers.browsing import BrowserPool, DriverFactory
 from llm_engineering.infrastructure.crawlers.github import GitHubCrawler
@@ -58,7 +58,7 @@ def chrome_factory(settings: Settings, *, page_load_timeout: float) -> DriverFac
 
 
 def build_dispatcher(
-    crawl: CrawlSettings,
+    crawl: CrawlConfig,
     settings: Settings,
     *,
     driver_factory: DriverFactory | None = None,

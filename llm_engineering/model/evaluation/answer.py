@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from llm_engineering.application.feature_store import iter_cleaned_documents, scroll_all
 from llm_engineering.application.rag.hybrid import ContextRetriever
 from llm_engineering.application.rag.lexical import LexicalIndex
-from llm_engineering.configs.evaluating import GenerationSettings, PerplexitySettings
+from llm_engineering.configs.evaluating import AnswerGenerationConfig, PerplexityConfig
 from llm_engineering.domain.chat import build_messages, fit_context
 from llm_engineering.domain.cleaned_documents import embedded_collection
 from llm_engineering.domain.decoding import Decoding
@@ -48,14 +48,14 @@ class Generator(Protocol):
     ) -> list[Any]: ...
 
 
-def load_folder_generator(folder: str | Path, generation: GenerationSettings) -> Generator:
+def load_folder_generator(folder: str | Path, generation: AnswerGenerationConfig) -> Generator:
     """The generator serving uses, for a model folder (``generation.runtime``; batch-invariant)."""
     from llm_engineering.model.generation import load_generator
 
     return load_generator(folder, runtime=generation.runtime)
 
 
-def load_version_generator(version: ModelVersion, generation: GenerationSettings) -> Generator:
+def load_version_generator(version: ModelVersion, generation: AnswerGenerationConfig) -> Generator:
     """The generator serving would use for ``version``'s folder."""
     return load_folder_generator(version.folder, generation)
 
@@ -152,7 +152,7 @@ def answer_arm(
     *,
     author: str,
     arm: str,
-    generation: GenerationSettings,
+    generation: AnswerGenerationConfig,
     contexts: Sequence[Sequence[str]] = (),
 ) -> tuple[list[Any], float]:
     """One version's answers in one arm; returns the ``Generated`` answers and the seconds taken."""
@@ -163,7 +163,7 @@ def answer_arm(
 
 
 def _perplexity(
-    version: ModelVersion, plan: EvaluationPlan, settings: PerplexitySettings
+    version: ModelVersion, plan: EvaluationPlan, settings: PerplexityConfig
 ) -> tuple[float, int, list]:
     from llm_engineering.domain.chat import render_prompt
     from llm_engineering.model.evaluation.perplexity import reference_nll
@@ -190,9 +190,9 @@ def _perplexity(
 def answer_samples(
     plan: EvaluationPlan,
     *,
-    generation: GenerationSettings,
+    generation: AnswerGenerationConfig,
     arms: Sequence[str],
-    perplexity: PerplexitySettings | None,
+    perplexity: PerplexityConfig | None,
     metrics: Sequence[str],
     contexts: ServedContexts | None = None,
     load: GeneratorLoader | None = None,

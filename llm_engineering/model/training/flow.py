@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_engineering.application.datasets.storage import latest_dataset
-from llm_engineering.configs.training import DPOSettings, SFTSettings, TrainingConfig
+from llm_engineering.configs.training import DPOStageConfig, SFTStageConfig, TrainingConfig
 from llm_engineering.domain.dataset import DatasetType
 from llm_engineering.model.registry import ModelRegistry, ModelVersion
 from llm_engineering.model.training import data
@@ -70,7 +70,7 @@ def run_voice(plan: TrainingPlan, *, callbacks: Sequence[Any] = ()) -> StageResu
     return _train(plan, "voice", model_folder=plan.base_folder, rows=rows, callbacks=callbacks)
 
 
-def _fitter(tokenizer: Any, settings: SFTSettings | DPOSettings) -> RowFitter:
+def _fitter(tokenizer: Any, settings: SFTStageConfig | DPOStageConfig) -> RowFitter:
     return RowFitter(tokenizer, max_length=settings.max_length, max_answer_tokens=settings.max_answer_tokens)
 
 

@@ -24,7 +24,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from llm_engineering.configs.training import DPOSettings, QuantizationSettings, SFTSettings, VoiceSettings
+from llm_engineering.configs.training import (
+    DPOStageConfig,
+    QuantizationConfig,
+    SFTStageConfig,
+    VoiceStageConfig,
+)
 from llm_engineering.domain.chat import ensure_chat_template
 
 logger = logging.getLogger(__name__)
@@ -143,7 +148,7 @@ def completed_stage(stage_dir: Path) -> StageResult | None:
     return StageResult.model_validate_json(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def _load_model(folder: Path, *, bf16: bool, quantization: QuantizationSettings) -> Any:
+def _load_model(folder: Path, *, bf16: bool, quantization: QuantizationConfig) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -171,7 +176,7 @@ def load_tokenizer(folder: Path) -> Any:
 
 def _trl_args(
     stage: TrainingStage,
-    settings: VoiceSettings | SFTSettings | DPOSettings,
+    settings: VoiceStageConfig | SFTStageConfig | DPOStageConfig,
     *,
     output_dir: Path,
     device: str,
@@ -255,11 +260,11 @@ def train_stage(
     *,
     model_folder: Path,
     train_rows: Any,
-    settings: VoiceSettings | SFTSettings | DPOSettings,
+    settings: VoiceStageConfig | SFTStageConfig | DPOStageConfig,
     stage_dir: Path,
     device: str = "cpu",
     bf16: bool = False,
-    quantization: QuantizationSettings | None = None,
+    quantization: QuantizationConfig | None = None,
     merged_dtype: str = "bfloat16",
     callbacks: Sequence[Any] = (),
     data_figures: dict[str, float] | None = None,
@@ -296,7 +301,7 @@ def train_stage(
     checkpoints.mkdir(parents=True, exist_ok=True)
     resume = last_complete_checkpoint(checkpoints)
     tokenizer = load_tokenizer(model_folder)
-    model = _load_model(model_folder, bf16=bf16, quantization=quantization or QuantizationSettings())
+    model = _load_model(model_folder, bf16=bf16, quantization=quantization or QuantizationConfig())
     full = bool(getattr(settings, "full_parameters", False))
     trainer_class = DPOTrainer if stage == "dpo" else SFTTrainer
     trainer = trainer_class(
