@@ -35,15 +35,11 @@ from typing import Any
 
 import qdrant_edge as edge
 
-from llm_engineering.domain.vector_store import Filters, Point, ScoredPoint
+from llm_engineering.infrastructure.vector_stores._base import QdrantStore
 from llm_engineering.infrastructure.vector_stores._common import (
     CollectionNotFound,
     VectorStoreBusy,
     VectorStoreError,
-    check_point_id,
-    check_point_ids,
-    delete_is_noop,
-    normalise_filters,
 )
 
 PAYLOAD_ONLY_VECTOR = "payload_only"
@@ -52,7 +48,7 @@ PAYLOAD_ONLY_VECTOR = "payload_only"
 _CONFIG_FILE = "edge_config.json"
 
 
-class QdrantEdgeStore:
+class QdrantEdgeStore(QdrantStore):
     """The :class:`~llm_engineering.domain.vector_store.VectorStore` port on Qdrant Edge shards.
 
     Args:
@@ -84,12 +80,6 @@ class QdrantEdgeStore:
                     first_error = first_error or exc
         if first_error is not None:
             raise first_error
-
-    def __enter__(self) -> QdrantEdgeStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"QdrantEdgeStore({str(self.directory)!r})"
@@ -191,97 +181,39 @@ class QdrantEdgeStore:
         for shard in self._shards.values():
             shard.optimize()
 
-    # -- points --------------------------------------------------------------------------
+    # -- the client's calls, under the shared point operations of QdrantStore ------------------
 
-    def upsert(self, name: str, points: Sequence[Point]) -> None:
-        if not points:
-            return
-        self._shard(name).update(
-            edge.UpdateOperation.upsert_points(
-                [
-                    edge.Point(
-                        check_point_id(p.id),
-                        list(p.vector) if p.vector is not None else {},
-                        p.payload,
-                    )
-                    for p in points
-                ]
-            )
-        )
-
-    def search(
-        self, name: str, vector: Sequence[float], *, k: int, filters: Filters | None = None
-    ) -> list[ScoredPoint]:
-        flt, possible = _filter(filters)
-        if not possible or k <= 0:
-            return []
-        hits = self._shard(name).query(
-            edge.QueryRequest(
-                limit=k,
-                query=edge.Query.Nearest(list(vector)),
-                filter=flt,
-                with_payload=True,
-                with_vector=False,
-            )
-        )
-        return [
-            ScoredPoint(id=str(hit.id), score=float(hit.score), payload=hit.payload or {}) for hit in hits
-        ]
-
-    def scroll(
-        self, name: str, *, filters: Filters | None = None, limit: int = 256, offset: str | None = None
-    ) -> tuple[list[Point], str | None]:
-        flt, possible = _filter(filters)
-        if not possible:
-            return [], None
-        records, next_offset = self._shard(name).scroll(
-            edge.ScrollRequest(
-                offset=check_point_id(offset) if offset is not None else None,
-                limit=limit,
-                filter=flt,
-                with_payload=True,
-                with_vector=False,
-            )
-        )
-        points = [Point(id=str(record.id), payload=record.payload or {}) for record in records]
-        return points, None if next_offset is None else str(next_offset)
-
-    def delete(self, name: str, *, ids: Sequence[str] | None = None, filters: Filters | None = None) -> None:
-        """Delete the points with ``ids``, or matching ``filters``, or both (ids that match).
-
-        Raises:
-            ValueError: if neither is given (deleting a whole collection is not done by accident).
-        """
-        if delete_is_noop(ids, filters):
-            return
-        flt, possible = _filter(filters)
-        if not possible:
-            return
-        shard = self._shard(name)
-        if ids is not None and flt is None:
-            shard.update(edge.UpdateOperation.delete_points(check_point_ids(ids)))
-            return
-        must: list[Any] = list(flt.must or []) if flt is not None else []
-        if ids is not None:
-            must.append(edge.HasIdCondition(set(check_point_ids(ids))))
-        shard.update(edge.UpdateOperation.delete_points_by_filter(edge.Filter(must=must)))
-
-    def count(self, name: str, *, filters: Filters | None = None) -> int:
-        flt, possible = _filter(filters)
-        if not possible:
-            return 0
-        return int(self._shard(name).count(edge.CountRequest(exact=True, filter=flt)))
-
-
-def _filter(filters: Filters | None) -> tuple[edge.Filter | None, bool]:
-    """The Edge filter of exact-match ``filters`` and whether it can match anything."""
-    conditions, possible = normalise_filters(filters)
-    if not conditions:
-        return None, possible
-    must = [
-        edge.FieldCondition(
+    def _match(self, key: str, value: Any) -> Any:
+        return edge.FieldCondition(
             key, match=edge.MatchAny(value) if isinstance(value, list) else edge.MatchValue(value)
         )
-        for key, value in conditions
-    ]
-    return edge.Filter(must=must), possible
+
+    def _all_of(self, must: list[Any]) -> edge.Filter:
+        return edge.Filter(must=must)
+
+    def _has_id(self, ids: list[str]) -> Any:
+        return edge.HasIdCondition(set(ids))
+
+    def _upsert(self, name: str, points: list[tuple[str, Any, dict[str, Any]]]) -> None:
+        self._shard(name).update(edge.UpdateOperation.upsert_points([edge.Point(*point) for point in points]))
+
+    def _query(self, name: str, vector: list[float], *, k: int, flt: Any) -> list[Any]:
+        return self._shard(name).query(
+            edge.QueryRequest(
+                limit=k, query=edge.Query.Nearest(vector), filter=flt, with_payload=True, with_vector=False
+            )
+        )
+
+    def _scroll(self, name: str, *, flt: Any, limit: int, offset: str | None) -> tuple[list[Any], Any]:
+        return self._shard(name).scroll(
+            edge.ScrollRequest(offset=offset, limit=limit, filter=flt, with_payload=True, with_vector=False)
+        )
+
+    def _delete_ids(self, name: str, ids: list[str]) -> None:
+        self._shard(name).update(edge.UpdateOperation.delete_points(ids))
+
+    def _delete_matching(self, name: str, flt: Any) -> None:
+        self._shard(name).update(edge.UpdateOperation.delete_points_by_filter(flt))
+
+    def _count(self, name: str, *, flt: Any) -> int:
+        return int(self._shard(name).count(edge.CountRequest(exact=True, filter=flt)))

@@ -14,17 +14,11 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from llm_engineering.domain.vector_store import Filters, Point, ScoredPoint
-from llm_engineering.infrastructure.vector_stores._common import (
-    VectorStoreError,
-    check_point_id,
-    check_point_ids,
-    delete_is_noop,
-    normalise_filters,
-)
+from llm_engineering.infrastructure.vector_stores._base import QdrantStore
+from llm_engineering.infrastructure.vector_stores._common import VectorStoreError
 
 
-class QdrantServerStore:
+class QdrantServerStore(QdrantStore):
     """The :class:`~llm_engineering.domain.vector_store.VectorStore` port on ``qdrant-client``.
 
     Args:
@@ -45,12 +39,6 @@ class QdrantServerStore:
 
     def close(self) -> None:
         self.client.close()
-
-    def __enter__(self) -> QdrantServerStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"QdrantServerStore({self.client!r})"
@@ -102,93 +90,45 @@ class QdrantServerStore:
                 "delete it and rerun the feature pipeline"
             )
 
-    # -- points --------------------------------------------------------------------------
+    # -- the client's calls, under the shared point operations of QdrantStore ------------------
 
-    def upsert(self, name: str, points: Sequence[Point]) -> None:
-        if not points:
-            return
+    def _match(self, key: str, value: Any) -> Any:
+        return models.FieldCondition(
+            key=key,
+            match=models.MatchAny(any=value) if isinstance(value, list) else models.MatchValue(value=value),
+        )
+
+    def _all_of(self, must: list[Any]) -> models.Filter:
+        return models.Filter(must=must)
+
+    def _has_id(self, ids: list[str]) -> Any:
+        return models.HasIdCondition(has_id=ids)
+
+    def _upsert(self, name: str, points: list[tuple[str, Any, dict[str, Any]]]) -> None:
         self.client.upsert(
             name,
             points=[
-                models.PointStruct(
-                    id=check_point_id(p.id),
-                    vector=list(p.vector) if p.vector is not None else {},
-                    payload=p.payload,
-                )
-                for p in points
+                models.PointStruct(id=point_id, vector=vector, payload=payload)
+                for point_id, vector, payload in points
             ],
             wait=True,
         )
 
-    def search(
-        self, name: str, vector: Sequence[float], *, k: int, filters: Filters | None = None
-    ) -> list[ScoredPoint]:
-        flt, possible = _filter(filters)
-        if not possible or k <= 0:
-            return []
-        response = self.client.query_points(
-            name, query=list(vector), limit=k, query_filter=flt, with_payload=True, with_vectors=False
+    def _query(self, name: str, vector: list[float], *, k: int, flt: Any) -> list[Any]:
+        return self.client.query_points(
+            name, query=vector, limit=k, query_filter=flt, with_payload=True, with_vectors=False
+        ).points
+
+    def _scroll(self, name: str, *, flt: Any, limit: int, offset: str | None) -> tuple[list[Any], Any]:
+        return self.client.scroll(
+            name, scroll_filter=flt, limit=limit, offset=offset, with_payload=True, with_vectors=False
         )
-        return [
-            ScoredPoint(id=str(hit.id), score=float(hit.score), payload=hit.payload or {})
-            for hit in response.points
-        ]
 
-    def scroll(
-        self, name: str, *, filters: Filters | None = None, limit: int = 256, offset: str | None = None
-    ) -> tuple[list[Point], str | None]:
-        flt, possible = _filter(filters)
-        if not possible:
-            return [], None
-        records, next_offset = self.client.scroll(
-            name,
-            scroll_filter=flt,
-            limit=limit,
-            offset=check_point_id(offset) if offset is not None else None,
-            with_payload=True,
-            with_vectors=False,
-        )
-        points = [Point(id=str(record.id), payload=record.payload or {}) for record in records]
-        return points, None if next_offset is None else str(next_offset)
+    def _delete_ids(self, name: str, ids: list[str]) -> None:
+        self.client.delete(name, points_selector=models.PointIdsList(points=ids), wait=True)
 
-    def delete(self, name: str, *, ids: Sequence[str] | None = None, filters: Filters | None = None) -> None:
-        """Delete the points with ``ids``, or matching ``filters``, or both (ids that match).
+    def _delete_matching(self, name: str, flt: Any) -> None:
+        self.client.delete(name, points_selector=models.FilterSelector(filter=flt), wait=True)
 
-        Raises:
-            ValueError: if neither is given (deleting a whole collection is not done by accident).
-        """
-        if delete_is_noop(ids, filters):
-            return
-        flt, possible = _filter(filters)
-        if not possible:
-            return
-        selector: Any
-        if ids is not None and flt is None:
-            selector = models.PointIdsList(points=check_point_ids(ids))
-        else:
-            must: list[Any] = list(flt.must or []) if flt is not None else []
-            if ids is not None:
-                must.append(models.HasIdCondition(has_id=check_point_ids(ids)))
-            selector = models.FilterSelector(filter=models.Filter(must=must))
-        self.client.delete(name, points_selector=selector, wait=True)
-
-    def count(self, name: str, *, filters: Filters | None = None) -> int:
-        flt, possible = _filter(filters)
-        if not possible:
-            return 0
+    def _count(self, name: str, *, flt: Any) -> int:
         return self.client.count(name, count_filter=flt, exact=True).count
-
-
-def _filter(filters: Filters | None) -> tuple[models.Filter | None, bool]:
-    """The qdrant-client filter of exact-match ``filters`` and whether it can match anything."""
-    conditions, possible = normalise_filters(filters)
-    if not conditions:
-        return None, possible
-    must: list[Any] = [
-        models.FieldCondition(
-            key=key,
-            match=models.MatchAny(any=value) if isinstance(value, list) else models.MatchValue(value=value),
-        )
-        for key, value in conditions
-    ]
-    return models.Filter(must=must), possible
