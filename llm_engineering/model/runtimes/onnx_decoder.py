@@ -218,14 +218,7 @@ class OnnxScheduler(Scheduler):
                 finished.append(i)
         self._drop(finished)
 
-    def _drop(self, finished: list[int]) -> None:
-        gone = set(finished) | {i for i, row in enumerate(self._rows) if row.done or row.cancelled.is_set()}
-        if not gone:
-            return
-        keep = [i for i in range(len(self._rows)) if i not in gone]
-        if not keep:
-            self._reset()
-            return
+    def _keep(self, keep: list[int]) -> None:
         index = np.asarray(keep)
         self._bind([array[index] for array in self._arrays])
         self._rows = [self._rows[i] for i in keep]

@@ -4,7 +4,7 @@ One thread owns the model. Requests wait in a queue; at every step the worker ad
 waiting ones (up to ``max_batch`` in flight), so a request that arrives mid-answer joins at
 the next step instead of waiting for the others to finish; then it decodes one token for
 every row. A runtime subclass says how rows are admitted (:meth:`Scheduler._admit`), how one
-step runs (:meth:`Scheduler._step`) and how finished rows leave (:meth:`Scheduler._drop`).
+step runs (:meth:`Scheduler._step`) and how the batch shrinks when rows finish (:meth:`Scheduler._keep`).
 
 Shutting down is safe with rows in flight: :meth:`Scheduler.close` refuses new requests, the
 worker finishes (or, with ``cancel=True``, drops) what it holds, exits, and releases the model,
@@ -112,9 +112,24 @@ class Scheduler:
         """Decode one token for every row in the batch (and drop the finished ones)."""
         raise NotImplementedError
 
+    def _keep(self, keep: list[int]) -> None:
+        """Shrink the batch and its state to the rows at the indexes ``keep`` (in order, never empty)."""
+        raise NotImplementedError
+
     def _reset(self) -> None:
         """Forget the batch's state (after an error)."""
         self._rows = []
+
+    def _drop(self, finished: list[int]) -> None:
+        """Remove the ``finished`` rows (and done or cancelled ones) from the batch and its state."""
+        gone = set(finished) | {i for i, row in enumerate(self._rows) if row.done or row.cancelled.is_set()}
+        if not gone:
+            return
+        keep = [i for i in range(len(self._rows)) if i not in gone]
+        if keep:
+            self._keep(keep)
+        else:
+            self._reset()
 
     def _release(self) -> None:
         """Free the model (the worker has stopped)."""

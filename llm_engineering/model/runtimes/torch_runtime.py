@@ -161,17 +161,10 @@ class TorchScheduler(Scheduler):
         ]
         self._drop(finished)
 
-    def _drop(self, finished: list[int]) -> None:
-        """Remove the ``finished`` rows (and cancelled ones) from the batch and its cache."""
+    def _keep(self, keep: list[int]) -> None:
+        """Keep the rows at ``keep`` in the batch and its cache, and trim the columns none of them uses."""
         import torch
 
-        gone = set(finished) | {i for i, row in enumerate(self._rows) if row.done or row.cancelled.is_set()}
-        if not gone:
-            return
-        keep = [i for i in range(len(self._rows)) if i not in gone]
-        if not keep:
-            self._reset()
-            return
         index = torch.tensor(keep)
         self._rows = [self._rows[i] for i in keep]
         mask = self._mask[index]
