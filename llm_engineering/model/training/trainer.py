@@ -216,20 +216,18 @@ def merge_adapter(
 
     base = AutoModelForCausalLM.from_pretrained(str(base_folder), dtype=getattr(torch, dtype))
     merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
-    generation = merged.generation_config
-    generation.eos_token_id = tokenizer.eos_token_id
-    generation.pad_token_id = tokenizer.pad_token_id
-    destination.mkdir(parents=True, exist_ok=True)
-    merged.save_pretrained(str(destination))
-    tokenizer.save_pretrained(str(destination))
-    return destination
+    return _save_folder(merged, destination, tokenizer=tokenizer)
 
 
 def _save_full(model: Any, destination: Path, *, tokenizer: Any, dtype: str) -> Path:
     """Save a model trained in all its weights as a plain Hugging Face folder in ``dtype``."""
     import torch
 
-    model = model.to(getattr(torch, dtype))
+    return _save_folder(model.to(getattr(torch, dtype)), destination, tokenizer=tokenizer)
+
+
+def _save_folder(model: Any, destination: Path, *, tokenizer: Any) -> Path:
+    """Save ``model`` and ``tokenizer`` to ``destination``, generation stopping at the tokenizer's end token."""
     generation = model.generation_config
     generation.eos_token_id = tokenizer.eos_token_id
     generation.pad_token_id = tokenizer.pad_token_id
