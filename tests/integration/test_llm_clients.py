@@ -12,12 +12,9 @@ from pydantic import BaseModel
 
 from llm_engineering.domain.dataset import InstructionAnswerSet
 from llm_engineering.domain.exceptions import ImproperlyConfigured
+from llm_engineering.domain.llm import BudgetExhausted, LLMError, LLMTimeout, MalformedOutput
 from llm_engineering.infrastructure.llm import (
-    BudgetExhausted,
-    LLMError,
-    LLMTimeout,
     LocalTransformersClient,
-    MalformedOutput,
     OpenAICompatibleClient,
     build_endpoint_client,
     build_model_client,

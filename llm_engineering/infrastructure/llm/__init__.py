@@ -5,9 +5,10 @@
   ``OPENAI_API_KEY`` and ``OPENAI_MODEL_ID``.
 - :class:`LocalTransformersClient`: a Hugging Face causal LM from a local folder.
 
-Both implement :class:`~llm_engineering.domain.llm.LLMClient`; the
-factories below build them from the settings when called. Nothing is imported from
-``openai``, ``torch`` or ``transformers`` until a client makes its first call.
+Both implement :class:`~llm_engineering.domain.llm.LLMClient`; the port, its message type and
+its errors are imported from :mod:`llm_engineering.domain.llm`, not from here. The factories
+below build the clients from the settings when called. Nothing is imported from ``openai``,
+``torch`` or ``transformers`` until a client makes its first call.
 """
 
 from __future__ import annotations
@@ -16,15 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_engineering.domain.exceptions import ImproperlyConfigured
-from llm_engineering.domain.llm import (
-    ENDPOINT_FIX,
-    BudgetExhausted,
-    ChatMessage,
-    LLMClient,
-    LLMError,
-    LLMTimeout,
-    MalformedOutput,
-)
+from llm_engineering.domain.llm import ENDPOINT_FIX
 from llm_engineering.infrastructure.llm.base import BaseLLMClient, Generation, TokenBudget, parse_json_object
 from llm_engineering.infrastructure.llm.local import LocalTransformersClient
 from llm_engineering.infrastructure.llm.openai_compatible import OpenAICompatibleClient
@@ -106,14 +99,8 @@ def build_model_client(
 
 __all__ = [
     "BaseLLMClient",
-    "BudgetExhausted",
-    "ChatMessage",
     "Generation",
-    "LLMClient",
-    "LLMError",
-    "LLMTimeout",
     "LocalTransformersClient",
-    "MalformedOutput",
     "OpenAICompatibleClient",
     "TokenBudget",
     "build_endpoint_client",
