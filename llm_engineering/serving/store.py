@@ -96,7 +96,52 @@ def _fingerprint(root: Path, names: Sequence[str]) -> tuple:
     return tuple(entries)
 
 
-class EdgeSnapshots:
+class _BackgroundRefresh:
+    """Calls ``refresh`` every ``check_seconds`` in a daemon thread; a failure is kept in ``last_error``.
+
+    A subclass sets ``check_seconds``, ``last_error`` and ``_thread_name``, calls
+    :meth:`_init_refresh` from its constructor, and implements ``refresh``.
+    """
+
+    check_seconds: float
+    last_error: str | None
+    _thread_name = "store-refresh"
+    _failure_log: str | None = None
+    """Logged with the traceback when a background refresh fails; None: only ``last_error`` says so."""
+
+    def _init_refresh(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def refresh(self, *, force: bool = False) -> bool:
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.check_seconds):
+            try:
+                self.refresh()
+                self.last_error = None
+            except Exception as exc:  # keep serving the last snapshot; say why in /ready
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if self._failure_log is not None:
+                    logger.exception(self._failure_log)
+
+    def _start_refreshing(self) -> None:
+        """Refresh once now (a failure is kept in ``last_error``), then in the background thread."""
+        try:
+            self.refresh(force=True)
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+        self._thread = threading.Thread(target=self._loop, name=self._thread_name, daemon=True)
+        self._thread.start()
+
+    def _stop_refreshing(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+class EdgeSnapshots(_BackgroundRefresh):
     """Snapshots of a Qdrant Edge folder, refreshed in a background thread (see the module doc).
 
     Args:
@@ -106,6 +151,9 @@ class EdgeSnapshots:
         settle_seconds: how long they must stay unchanged before a copy is taken.
         on_swap: called with each new snapshot (after it is in place).
     """
+
+    _thread_name = "store-snapshots"
+    _failure_log = "vector store snapshot failed"
 
     def __init__(
         self,
@@ -131,8 +179,7 @@ class EdgeSnapshots:
         self._seen_at = 0.0
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._init_refresh()
 
     def current(self) -> Snapshot | None:
         """The last good snapshot (None before the first one, or while the store is empty)."""
@@ -195,31 +242,15 @@ class EdgeSnapshots:
             shutil.rmtree(folder, ignore_errors=True)
         self._retired = []
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.check_seconds):
-            try:
-                self.refresh()
-                self.last_error = None
-            except Exception as exc:  # keep serving the last snapshot; say why in /ready
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                logger.exception("vector store snapshot failed")
-
     def start(self) -> None:
         """Take the first snapshot now (if the store has data), then refresh in a background thread."""
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        try:
-            self.refresh(force=True)
-        except Exception as exc:
-            self.last_error = f"{type(exc).__name__}: {exc}"
-        self._thread = threading.Thread(target=self._loop, name="store-snapshots", daemon=True)
-        self._thread.start()
+        self._start_refreshing()
 
     def stop(self) -> None:
         """Stop refreshing and close every snapshot."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._stop_refreshing()
         with self._lock:
             if self._current is not None:
                 self._retired.append((self._current, self._current_dir or self.workdir))
@@ -228,7 +259,7 @@ class EdgeSnapshots:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-class LiveStore:
+class LiveStore(_BackgroundRefresh):
     """A store that needs no snapshot (a Qdrant server): searched live, BM25 rebuilt when counts change.
 
     Args:
@@ -248,8 +279,7 @@ class LiveStore:
         self._counts: tuple | None = None
         self._current: Snapshot | None = None
         self._counter = itertools.count(1)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._init_refresh()
 
     def current(self) -> Snapshot | None:
         return self._current
@@ -267,24 +297,9 @@ class LiveStore:
             self.on_swap(self._current)
         return True
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.check_seconds):
-            try:
-                self.refresh()
-                self.last_error = None
-            except Exception as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-
     def start(self) -> None:
-        try:
-            self.refresh(force=True)
-        except Exception as exc:
-            self.last_error = f"{type(exc).__name__}: {exc}"
-        self._thread = threading.Thread(target=self._loop, name="store-refresh", daemon=True)
-        self._thread.start()
+        self._start_refreshing()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._stop_refreshing()
         self.store.close()
