@@ -35,6 +35,18 @@ class QdrantStore(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @abstractmethod
+    def ensure_collection(
+        self, name: str, *, vector_size: int | None, indexed_fields: Sequence[str] = ()
+    ) -> None:
+        """Create ``name`` if absent, check its vectors if present, and index ``indexed_fields``.
+
+        Args:
+            name: the collection.
+            vector_size: dimension of its dense cosine vectors; None for a payload-only collection.
+            indexed_fields: payload keys used in filters; each gets a keyword index.
+        """
+
     # -- what each client does its own way -------------------------------------------------
 
     @abstractmethod

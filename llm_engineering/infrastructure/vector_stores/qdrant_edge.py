@@ -146,13 +146,6 @@ class QdrantEdgeStore(QdrantStore):
     def ensure_collection(
         self, name: str, *, vector_size: int | None, indexed_fields: Sequence[str] = ()
     ) -> None:
-        """Create ``name`` if absent, check its vectors if present, and index ``indexed_fields``.
-
-        Args:
-            name: the collection.
-            vector_size: dimension of its dense cosine vectors; None for a payload-only collection.
-            indexed_fields: payload keys used in filters; each gets a keyword index.
-        """
         shard = self._shards.get(name)
         if shard is None:
             shard = self._shards[name] = self._open(name, self._config(vector_size))

@@ -55,13 +55,6 @@ class QdrantServerStore(QdrantStore):
     def ensure_collection(
         self, name: str, *, vector_size: int | None, indexed_fields: Sequence[str] = ()
     ) -> None:
-        """Create ``name`` if absent, check its vectors if present, and index ``indexed_fields``.
-
-        Args:
-            name: the collection.
-            vector_size: dimension of its dense cosine vectors; None for a payload-only collection.
-            indexed_fields: payload keys used in filters; each gets a keyword index.
-        """
         if not self.client.collection_exists(name):
             vectors: Any = (
                 {}
