@@ -100,7 +100,7 @@ class _BackgroundRefresh:
     """Calls ``refresh`` every ``check_seconds`` in a daemon thread; a failure is kept in ``last_error``.
 
     A subclass sets ``check_seconds``, ``last_error`` and ``_thread_name``, calls
-    :meth:`_init_refresh` from its constructor, and implements ``refresh``.
+    ``super().__init__()`` from its constructor, and implements ``refresh``.
     """
 
     check_seconds: float
@@ -109,7 +109,7 @@ class _BackgroundRefresh:
     _failure_log: str | None = None
     """Logged with the traceback when a background refresh fails; None: only ``last_error`` says so."""
 
-    def _init_refresh(self) -> None:
+    def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -179,7 +179,7 @@ class EdgeSnapshots(_BackgroundRefresh):
         self._seen_at = 0.0
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
-        self._init_refresh()
+        super().__init__()
 
     def current(self) -> Snapshot | None:
         """The last good snapshot (None before the first one, or while the store is empty)."""
@@ -279,7 +279,7 @@ class LiveStore(_BackgroundRefresh):
         self._counts: tuple | None = None
         self._current: Snapshot | None = None
         self._counter = itertools.count(1)
-        self._init_refresh()
+        super().__init__()
 
     def current(self) -> Snapshot | None:
         return self._current

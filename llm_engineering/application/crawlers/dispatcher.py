@@ -57,7 +57,7 @@ class CrawlerDispatcher:
         factories: crawler name -> function building that crawler.
         domain_rules: domain -> crawler name, tried before the default rules.
         link_errors: exception types of the adapters that mean "this link failed" (a browser
-            or HTTP error, a git failure); the runner records them on the link. Any other
+            or HTTP error, a git failure); the crawl flow records them on the link. Any other
             exception, except :class:`CrawlError` and ``OSError``, is a bug and fails the run.
     """
 

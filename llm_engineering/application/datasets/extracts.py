@@ -139,8 +139,9 @@ def _split_long_group(text: str, group: list[Block], *, max_length: int, unit: U
 
 def _lead_in(text: str, current: list[_Piece], code: _Piece, *, max_length: int, unit: Unit) -> list[_Piece]:
     """The prose piece ending ``current`` (with the headings just before it) that introduces ``code``,
-    when it fits in one extract with ``code`` and leaves ``current`` some text; else nothing."""
-    if len(current) < 2 or current[-1].code or current[-1].heading is not None:
+    when it fits in one extract with ``code`` and leaves ``current`` some text; else nothing.
+    (``current`` never ends with a heading here: trailing headings have moved on already.)"""
+    if len(current) < 2 or current[-1].code:
         return []
     lead = len(current) - 1
     while lead > 0 and current[lead - 1].heading is not None:

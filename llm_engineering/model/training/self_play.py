@@ -4,7 +4,7 @@ Each training row's prompt is asked to the SFT twin exactly as it was trained an
 served (its system prompt, the row's passages when it has them, the shared chat template), and
 the twin's own *sampled* answer becomes ``rejected``; the author's text stays ``chosen``. DPO then
 moves the twin away from what it writes today towards what its author wrote. The caller passes
-the generator in (``stages.run_self_play`` loads the SFT twin with
+the generator in (``flow.run_self_play`` loads the SFT twin with
 :func:`~llm_engineering.model.generation.load_generator`, ONNX Runtime on the CPU by default), as
 evaluation is handed its own; decoding is the shared
 :class:`~llm_engineering.domain.decoding.Decoding`. The regenerated
