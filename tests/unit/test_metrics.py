@@ -158,6 +158,32 @@ def test_every_text_is_cut_to_the_same_number_of_words():
     assert classifier.words == 30 and classifier.training["author"] >= 20
 
 
+def topic_texts(vocabulary: list[str], count: int, seed: int) -> list[str]:
+    """Sentences of one template whose content words come from ``vocabulary``: one style, one topic."""
+    rng = random.Random(seed)
+    templates = [
+        "The {} of a {} is in the {}.",
+        "A {} and the {} went by a {}.",
+        "Her {} was on his {} at the {}.",
+    ]
+    return [
+        " ".join(rng.choice(templates).format(*rng.sample(vocabulary, 3)) for _ in range(8))
+        for _ in range(count)
+    ]
+
+
+def test_the_voters_are_weighted_by_how_well_each_told_held_out_windows_apart():
+    # Same sentences, same word lengths, different topic words: only the TF-IDF voter can tell
+    # the two apart, so it must carry the vote.
+    ada_words = ["kettle", "garden", "ribbon", "lantern", "pillow", "copper", "meadow", "button"]
+    bo_words = ["marble", "cotton", "harbor", "pepper", "candle", "tunnel", "willow", "pocket"]
+    classifier = AttributionClassifier(topic_texts(ada_words, 30, seed=0), topic_texts(bo_words, 30, seed=1))
+    style_weight, tfidf_weight = classifier.voter_weights
+    assert tfidf_weight > 2 * abs(style_weight)
+    held = topic_texts(ada_words, 10, seed=2) + topic_texts(bo_words, 10, seed=3)
+    assert classifier.is_author(held).tolist() == [True] * 10 + [False] * 10
+
+
 def test_attribution_needs_another_author_to_contrast_the_author_with():
     with pytest.raises(AttributionUnavailable, match="no other author"):
         attribution_rates(author_texts=["a b c"], references=["a"], answers={"v": ["a"]}, other_documents=[])
