@@ -97,7 +97,7 @@ def _fingerprint(root: Path, names: Sequence[str]) -> tuple:
 
 
 class _BackgroundRefresh:
-    """Calls ``refresh`` every ``check_seconds`` in a daemon thread; a failure is kept in ``last_error``.
+    """Calls ``refresh`` every ``check_seconds`` in a daemon thread; a failure is logged and kept in ``last_error``.
 
     A subclass sets ``check_seconds``, ``last_error`` and ``_thread_name``, calls
     ``super().__init__()`` from its constructor, and implements ``refresh``.
@@ -106,8 +106,6 @@ class _BackgroundRefresh:
     check_seconds: float
     last_error: str | None
     _thread_name = "store-refresh"
-    _failure_log: str | None = None
-    """Logged with the traceback when a background refresh fails; None: only ``last_error`` says so."""
 
     def __init__(self) -> None:
         self._stop = threading.Event()
@@ -116,22 +114,21 @@ class _BackgroundRefresh:
     def refresh(self, *, force: bool = False) -> bool:
         raise NotImplementedError
 
+    def _refresh_or_keep(self, *, force: bool = False) -> None:
+        try:
+            self.refresh(force=force)
+            self.last_error = None
+        except Exception as exc:  # keep serving the last snapshot; say why in the log and in /ready
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            logger.exception(f"{self._thread_name}: refresh failed, the last snapshot is still served")
+
     def _loop(self) -> None:
         while not self._stop.wait(self.check_seconds):
-            try:
-                self.refresh()
-                self.last_error = None
-            except Exception as exc:  # keep serving the last snapshot; say why in /ready
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                if self._failure_log is not None:
-                    logger.exception(self._failure_log)
+            self._refresh_or_keep()
 
     def _start_refreshing(self) -> None:
-        """Refresh once now (a failure is kept in ``last_error``), then in the background thread."""
-        try:
-            self.refresh(force=True)
-        except Exception as exc:
-            self.last_error = f"{type(exc).__name__}: {exc}"
+        """Refresh once now, then every ``check_seconds`` in the background thread."""
+        self._refresh_or_keep(force=True)
         self._thread = threading.Thread(target=self._loop, name=self._thread_name, daemon=True)
         self._thread.start()
 
@@ -153,7 +150,6 @@ class EdgeSnapshots(_BackgroundRefresh):
     """
 
     _thread_name = "store-snapshots"
-    _failure_log = "vector store snapshot failed"
 
     def __init__(
         self,
