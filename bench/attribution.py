@@ -134,6 +134,45 @@ def table(name: str, documents: Mapping[str, Sequence[str]], folds: int) -> str:
     return f"{name} ({counts} documents, {folds} folds by document)\n" + "\n".join(rows)
 
 
+def open_set_table(handbook: Mapping[str, Sequence[str]], demo: Mapping[str, Sequence[str]]) -> str:
+    """Writing of an author the classifier never saw: how much of it each handbook author's classifier
+    rejects, without impostors and with the other demo author as one.
+
+    Each handbook author's classifier learns from every other article of theirs (even positions)
+    against the other handbook author's; it is judged on the odd positions of both (own recall,
+    other's rejection) and on every 100-word window of one demo author (unseen), while the other
+    demo author is, or is not, an impostor negative."""
+    from llm_engineering.model.evaluation.attribution import AttributionClassifier, windows
+
+    def cut(texts: Sequence[str]) -> list[str]:
+        return [w for t in texts for w in windows([t], words=100)]
+
+    header = ["classifier of", "negatives", "own recall", "other's rejected", "unseen author rejected"]
+    lines = [header]
+    for target in handbook:
+        other = next(a for a in handbook if a != target)
+        own_train, own_test = handbook[target][::2], handbook[target][1::2]
+        other_train, other_test = handbook[other][::2], handbook[other][1::2]
+        for unseen in demo:
+            impostor = next(a for a in demo if a != unseen)
+            for negatives, extra in (
+                (other.split()[-1], []),
+                (f"{other.split()[-1]} + {impostor}", demo[impostor]),
+            ):
+                classifier = AttributionClassifier(own_train, list(other_train) + list(extra))
+                cells = [
+                    classifier.is_author(cut(own_test)).mean(),
+                    1 - classifier.is_author(cut(other_test)).mean(),
+                    1 - classifier.is_author(cut(demo[unseen])).mean(),
+                ]
+                lines.append(
+                    [target, negatives] + [f"{c:.2f}" for c in cells[:2]] + [f"{cells[2]:.2f} ({unseen})"]
+                )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    rows = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
+    return "an author never seen (handbook classifiers; demo authors unseen or impostors)\n" + "\n".join(rows)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--folds", default=4, show_default=True, help="Cross-validation folds (by document).")
 @click.option(
@@ -143,7 +182,9 @@ def main(folds: int, corpus: Path) -> None:
     """Balanced accuracy of the attribution classifier's voters and their combinations, by document."""
     click.echo(table("demo corpus", demo_documents(), folds))
     if (corpus / "ArticleDocument.json").is_file():
-        click.echo("\n" + table("handbook corpus", handbook_documents(corpus), folds))
+        handbook = handbook_documents(corpus)
+        click.echo("\n" + table("handbook corpus", handbook, folds))
+        click.echo("\n" + open_set_table(handbook, demo_documents()))
     else:
         click.echo(f"\nno handbook corpus at {corpus}: its table is skipped")
 

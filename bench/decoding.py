@@ -169,7 +169,7 @@ def main(
         contexts = served_contexts(
             asked, retriever=retriever, store=store, lexical=lexical_index(store), author=author, k=3
         )
-        others = other_author_documents(store, author=author, max_documents=200)
+        others, _ = other_author_documents(store, author=author, max_documents=200)
     arm = "served" if any(contexts.passages) else "bare"
     conversations = conversations_for(asked, author=author, arm=arm, contexts=contexts.passages)
     references = [s.reference for s in asked]

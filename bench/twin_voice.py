@@ -42,6 +42,7 @@ from pathlib import Path
 import click
 
 from bench.twin_voice_report import (
+    Article,
     Row,
     checks,
     choose_held_out,
@@ -344,6 +345,26 @@ def run_bench(corpus: Path, work: Path, budget: Budget, training_sets: Sequence[
         timings["answers through the API"] = time.perf_counter() - ask_started
     finally:
         server.stop()
+    (work / "answers.json").write_text(
+        json.dumps({"questions": questions, "rows": [r.__dict__ for r in rows]}, indent=1), encoding="utf-8"
+    )
+    return score_and_report(work, budget, articles, held, rows, versions, timings, started)
+
+
+def score_and_report(
+    work: Path,
+    budget: Budget,
+    articles: Sequence[Article],
+    held: dict[str, list[Article]],
+    rows: list[Row],
+    versions: dict,
+    timings: dict[str, float],
+    started: float,
+) -> int:
+    """Score the answers, measure the held-out perplexities, print the tables and the checks; returns
+    the number of failed checks."""
+    authors = sorted(held)
+    held_ids = {a.id for chosen in held.values() for a in chosen}
     training_texts = {
         author: [a.text for a in articles if a.author == author and a.id not in held_ids]
         for author in authors
@@ -365,9 +386,6 @@ def run_bench(corpus: Path, work: Path, budget: Budget, training_sets: Sequence[
             for text_author, passages in held_passages.items()
         }
     timings["perplexity"] = time.perf_counter() - ppl_started
-    (work / "answers.json").write_text(
-        json.dumps({"questions": questions, "rows": [r.__dict__ for r in rows]}, indent=1), encoding="utf-8"
-    )
     click.echo(
         f"\ntwin-voice bench: {budget.held_out} held-out articles per author, {budget.questions} questions each, "
         f"SFT {budget.sft_steps} / DPO {budget.dpo_steps} steps, answers of <= {budget.max_tokens} tokens"
@@ -390,6 +408,25 @@ def run_bench(corpus: Path, work: Path, budget: Budget, training_sets: Sequence[
     return sum(not passed for _, passed in results)
 
 
+def rescore_run(corpus: Path, work: Path, budget: Budget) -> int:
+    """:func:`score_and_report` on the answers and registry an earlier run left in ``work``.
+
+    Raises:
+        click.ClickException: ``work`` holds no answers.json or no trained versions.
+    """
+    saved = work / "answers.json"
+    if not saved.is_file():
+        raise click.ClickException(f"no answers of an earlier run at {saved}")
+    rows = [Row(**row) for row in json.loads(saved.read_text(encoding="utf-8"))["rows"]]
+    articles = load_articles(corpus)
+    held = choose_held_out(articles, per_author=budget.held_out)
+    versions = versions_of(work / "state" / "models")
+    if "base" not in versions or any(a not in versions for a in held):
+        raise click.ClickException(f"the registry in {work / 'state' / 'models'} lacks a trained version")
+    click.echo(f"rescoring {sum(len(r.answers) for r in rows)} answers of the run in {work}")
+    return score_and_report(work, budget, articles, held, rows, versions, {}, time.perf_counter())
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--quick",
@@ -410,14 +447,27 @@ def run_bench(corpus: Path, work: Path, budget: Budget, training_sets: Sequence[
     help="Another training override (e.g. a stage's max_steps).",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 when a check fails.")
-def main(quick: bool, corpus: Path, work: Path | None, training_sets: tuple[str, ...], strict: bool) -> None:
+@click.option(
+    "--rescore",
+    is_flag=True,
+    help="Score the answers and the twins of an earlier run in --work again (no training, no asking).",
+)
+def main(
+    quick: bool, corpus: Path, work: Path | None, training_sets: tuple[str, ...], strict: bool, rescore: bool
+) -> None:
     """Train a twin per handbook author and check, through the served API, that it writes like its author."""
     if not (corpus / "ArticleDocument.json").is_file():
         raise click.ClickException(
             f"no handbook corpus at {corpus} (ArticleDocument.json, UserDocument.json)"
         )
     budget = QUICK if quick else FULL
-    if work is not None:
+    if rescore:
+        if work is None:
+            raise click.BadParameter(
+                "--rescore needs the --work folder of an earlier run", param_hint="--rescore"
+            )
+        failed = rescore_run(corpus, work.resolve(), budget)
+    elif work is not None:
         work.mkdir(parents=True, exist_ok=True)
         failed = run_bench(corpus, work.resolve(), budget, training_sets)
     else:

@@ -278,20 +278,23 @@ def format_ratios(ratios: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(text)
 
 
-def score_rows(rows: Sequence[Row], *, training_texts: Mapping[str, Sequence[str]]) -> None:
-    """Fill each row's own-author share and loop rate.
-
-    One classifier per author: that author's (not held-out) articles against the other authors'.
-    """
+def author_classifier(author: str, training_texts: Mapping[str, Sequence[str]]):
+    """The classifier of ``author``: their articles against the other authors' and the impostors'
+    (``AttributionConfig.impostors``, the evaluation's own negatives beyond the corpus)."""
+    from llm_engineering.configs.evaluating import AttributionConfig
     from llm_engineering.model.evaluation.attribution import AttributionClassifier
+    from llm_engineering.model.evaluation.score import impostor_documents
+
+    others = [t for other, ts in training_texts.items() if other != author for t in ts]
+    impostors = impostor_documents(AttributionConfig().impostors, skip=set(training_texts))
+    return AttributionClassifier(list(training_texts[author]), others + impostors)
+
+
+def score_rows(rows: Sequence[Row], *, training_texts: Mapping[str, Sequence[str]]) -> None:
+    """Fill each row's own-author share and loop rate (one :func:`author_classifier` per author)."""
     from llm_engineering.model.evaluation.generated import loop_rate
 
-    classifiers = {
-        author: AttributionClassifier(
-            list(texts), [t for other, ts in training_texts.items() if other != author for t in ts]
-        )
-        for author, texts in training_texts.items()
-    }
+    classifiers = {author: author_classifier(author, training_texts) for author in training_texts}
     for row in rows:
         row.loop_rate = loop_rate(row.answers)
         flags = classifiers[row.author].is_author(row.answers) if row.answers else []
@@ -302,13 +305,9 @@ def classifier_accuracy(
     training_texts: Mapping[str, Sequence[str]], held_out: Mapping[str, Sequence[str]]
 ) -> dict[str, float]:
     """Per author: balanced accuracy of its classifier on passages of the held-out articles of every author."""
-    from llm_engineering.model.evaluation.attribution import AttributionClassifier
-
     accuracy = {}
-    for author, texts in training_texts.items():
-        classifier = AttributionClassifier(
-            list(texts), [t for other, ts in training_texts.items() if other != author for t in ts]
-        )
+    for author in training_texts:
+        classifier = author_classifier(author, training_texts)
         recalls = []
         for text_author, passages in held_out.items():
             if not passages:

@@ -6,7 +6,9 @@ import random
 
 import pytest
 
+from llm_engineering.configs.evaluating import AttributionConfig
 from llm_engineering.domain.cleaned_documents import CleanedDocument
+from llm_engineering.domain.exceptions import LLMTwinError
 from llm_engineering.model.evaluation.attribution import (
     AttributionClassifier,
     AttributionUnavailable,
@@ -17,6 +19,7 @@ from llm_engineering.model.evaluation.generated import distinct_values, ended_fl
 from llm_engineering.model.evaluation.intervals import mean_interval, worse_beyond
 from llm_engineering.model.evaluation.retrieval import rank_of, source_document_ids
 from llm_engineering.model.evaluation.rouge import lcs_length, mean_rouge_l, rouge_l
+from llm_engineering.model.evaluation.score import impostor_documents
 from llm_engineering.model.evaluation.style import PUNCTUATION, mattr, style_distance, style_profile
 from tests.evaluation_fixtures import author_texts
 
@@ -264,3 +267,34 @@ def test_references_are_traced_to_the_document_that_holds_them():
     ]
     found = source_document_ids(["delta epsilon\nzeta", "Theta iota", "not anywhere"], documents)
     assert found == ["d1", "d2", None]
+
+
+# -- impostor authors ---------------------------------------------------------------------------
+
+
+def test_impostor_writing_is_read_from_each_authors_folders_except_the_skipped(tmp_path):
+    (tmp_path / "cy" / "posts").mkdir(parents=True)
+    (tmp_path / "cy" / "one.md").write_text("# Cy\n\nCy writes this.", encoding="utf-8")
+    (tmp_path / "cy" / "posts" / "two.txt").write_text("And this.", encoding="utf-8")
+    (tmp_path / "cy" / "scan.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "cy" / "empty.md").write_text("  \n", encoding="utf-8")
+    (tmp_path / "di").mkdir()
+    (tmp_path / "di" / "three.md").write_text("Di writes that.", encoding="utf-8")
+    impostors = {"Cy": [tmp_path / "cy"], "Di": [tmp_path / "di"]}
+    assert impostor_documents(impostors, skip=set()) == [
+        "# Cy\n\nCy writes this.",
+        "And this.",
+        "Di writes that.",
+    ]
+    assert impostor_documents(impostors, skip={"Di"}) == ["# Cy\n\nCy writes this.", "And this."]
+    with pytest.raises(LLMTwinError, match="impostor author 'Ed' is not at .*nowhere"):
+        impostor_documents({"Ed": [tmp_path / "nowhere"]}, skip=set())
+
+
+def test_the_default_impostors_are_the_demo_authors_and_their_writing_ships_with_the_project():
+    impostors = AttributionConfig().impostors
+    assert set(impostors) == {"Maya Lindqvist", "Theo Castellanos"}
+    theo, maya = (impostor_documents(impostors, skip={other}) for other in impostors)
+    assert len(maya) >= 10 and len(theo) >= 7
+    assert not set(maya) & set(theo)
+    assert impostor_documents(impostors, skip=set(impostors)) == []

@@ -203,3 +203,12 @@ def test_scores_use_the_rows_own_authors_classifier_and_count_loops():
     score_rows(rows, training_texts={"Maya Lindqvist": maya, "Theo Castellanos": theo})
     assert (rows[0].own_share, rows[0].loop_rate) == (0.5, 0.0)  # Maya's posts are hers, Theo's not
     assert (rows[1].own_share, rows[1].loop_rate) == (0.25, 0.5)  # ... and the other way round; loops never
+
+
+def test_rescoring_needs_the_answers_of_an_earlier_run(tmp_path):
+    import click
+
+    from bench.twin_voice import rescore_run
+
+    with pytest.raises(click.ClickException, match="no answers of an earlier run at .*answers.json"):
+        rescore_run(tmp_path / "no-corpus", tmp_path, FULL)

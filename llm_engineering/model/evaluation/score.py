@@ -10,7 +10,8 @@ resample of the test samples (:mod:`.intervals`).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,21 +39,46 @@ from llm_engineering.model.evaluation.retrieval import retrieval_scores, source_
 from llm_engineering.model.evaluation.rouge import rouge_l
 from llm_engineering.model.evaluation.similarity import embedding_similarities
 from llm_engineering.model.evaluation.style import profile_from_counts, style_components, style_counts
+from llm_engineering.settings import PROJECT_ROOT
 
 
 def other_author_documents(
     store: VectorStore, *, author: str, max_documents: int, seed: int = 0
-) -> list[str]:
-    """Other authors' cleaned documents (their text), a seeded sample of at most ``max_documents``."""
-    if max_documents <= 0:
-        return []
-    found = [
-        document.content
-        for document in iter_cleaned_documents(store)
-        if " ".join(document.author_full_name.split()) != author and document.content.split()
-    ]
+) -> tuple[list[str], set[str]]:
+    """Other authors' cleaned documents (their text), a seeded sample of at most ``max_documents``, and
+    the names of every author in the store."""
+    names: set[str] = set()
+    found = []
+    for document in iter_cleaned_documents(store):
+        name = " ".join(document.author_full_name.split())
+        names.add(name)
+        if name != author and document.content.split():
+            found.append(document.content)
     random.Random(seed).shuffle(found)
-    return found[:max_documents]
+    return found[: max(max_documents, 0)], names
+
+
+def impostor_documents(impostors: Mapping[str, Sequence[Path]], *, skip: Collection[str]) -> list[str]:
+    """The Markdown and text files of each impostor author not in ``skip``, read from their folders
+    (relative paths from the project root).
+
+    Raises:
+        LLMTwinError: a folder of an author who is not skipped does not exist.
+    """
+    texts = []
+    for name, folders in impostors.items():
+        if name in skip:
+            continue
+        for folder in folders:
+            root = folder if folder.is_absolute() else PROJECT_ROOT / folder
+            if not root.is_dir():
+                raise LLMTwinError(f"the writing of impostor author {name!r} is not at {root}")
+            for path in sorted(root.rglob("*")):
+                if path.suffix in (".md", ".txt") and path.is_file():
+                    text = path.read_text(encoding="utf-8")
+                    if text.split():
+                        texts.append(text)
+    return texts
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -265,14 +291,17 @@ def _score_attribution(
 ) -> None:
     settings = config.attribution
     others: list[str] = list(other_documents or [])
+    known = {answers.author}
     if other_documents is None and store is not None:
         try:
-            others = other_author_documents(
+            others, names = other_author_documents(
                 store, author=answers.author, max_documents=settings.max_other_documents, seed=settings.seed
             )
+            known |= names
         except LLMTwinError as exc:
             notes.append(f"attribution_rate: other authors not read from the feature store: {exc}")
     try:
+        others += impostor_documents(settings.impostors, skip=known)
         found = attribution_rates(
             author_texts=answers.author_texts,
             references=[s.reference for s in answers.samples],
