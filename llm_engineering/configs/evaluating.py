@@ -22,6 +22,7 @@ from llm_engineering.domain.metrics import (
     METRIC_GROUPS,
     VERSION_METRICS,
 )
+from llm_engineering.settings import PROJECT_ROOT
 
 
 class AnswerGenerationConfig(Decoding):
@@ -69,7 +70,8 @@ class AttributionConfig(StrictModel):
     """Every text is cut to this many words (training windows and answers alike), so the
     classifier cannot go by length."""
     max_other_documents: Annotated[int, Field(ge=0)] = 200
-    """Most other authors' documents used as negatives (0: none, so no attribution)."""
+    """Most of the feature store's other authors' documents used as negatives (0: none; the
+    impostors still count)."""
     held_out_share: Annotated[float, Field(gt=0, lt=1)] = 0.25
     """Share of the other authors' documents kept out of training to measure the classifier."""
     impostors: dict[str, list[Path]] = Field(
@@ -85,6 +87,15 @@ class AttributionConfig(StrictModel):
     Maxime Labonne, one impostor author more 12 % (``python -m bench.attribution``)."""
     seed: int = 0
     """Seed of the document sample, the held-out choice, the shuffles and the solver."""
+
+    @field_validator("impostors")
+    @classmethod
+    def _impostor_folders_exist(cls, value: dict[str, list[Path]]) -> dict[str, list[Path]]:
+        for name, folders in value.items():
+            for folder in folders:
+                if not (folder if folder.is_absolute() else PROJECT_ROOT / folder).is_dir():
+                    raise ValueError(f"the writing of impostor author {name!r} is not a folder: {folder}")
+        return value
 
 
 class EvaluationContextConfig(StrictModel):

@@ -298,3 +298,8 @@ def test_the_default_impostors_are_the_demo_authors_and_their_writing_ships_with
     assert len(maya) >= 10 and len(theo) >= 7
     assert not set(maya) & set(theo)
     assert impostor_documents(impostors, skip=set(impostors)) == []
+
+
+def test_a_missing_impostor_folder_stops_the_config_before_the_run():
+    with pytest.raises(ValueError, match="impostor author 'Ed' is not a folder: no/such/folder"):
+        AttributionConfig(impostors={"Ed": ["no/such/folder"]})

@@ -5,8 +5,9 @@ vote, weighted by how well each told held-out training windows apart: one on the
 profile of :mod:`.style` (function words, sentence and word lengths, punctuation, richness),
 one on TF-IDF character 2-4-grams and word 1-3-grams. It
 learns the author's training-split text against **other authors' writing** (their cleaned
-documents in the feature store): real negatives, so it learns "like the author", not "unlike
-the base model".
+documents in the feature store, and impostor authors' writing beyond it, ``attribution.impostors``):
+real negatives, so it learns "like the author", not "unlike the base model", and writing unlike
+every author it knows is not forced onto one of them.
 
 Every text is cut to the same number of words (``words``): the training text of each side is
 joined and cut into consecutive windows of exactly ``words`` words, and every text judged is
