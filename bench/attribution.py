@@ -11,6 +11,9 @@ voter alone and of each way of combining them, on texts of the lengths answers h
 
 Each author in turn is the target (the author the classifier learns), the other the negatives.
 It prints one table per corpus; the combination the classifier ships with is chosen from it.
+A third table asks each handbook author's classifier about a demo author it never saw, without
+and with the other demo author as an impostor negative: the default ``attribution.impostors``
+is chosen from it.
 
 Run: ``python -m bench.attribution [--folds 4]`` (``poe bench-attribution``).
 """
@@ -26,23 +29,19 @@ import numpy as np
 
 from llm_engineering.settings import PROJECT_ROOT
 
-DEMO = PROJECT_ROOT / "data" / "demo"
 HANDBOOK = PROJECT_ROOT.parent / "shared" / "corpora" / "llm-engineers-handbook"
 LENGTHS = (50, 100)
 """Words per judged text: the bench's answers are <= 128 tokens (~95 words), the demo's up to 256."""
 
 
 def demo_documents() -> dict[str, list[str]]:
-    """The demo corpus's Markdown and text documents, per author (HTML and PDF left out: no parsing here)."""
-    theo = DEMO / "theo-castellanos"
-    return {
-        "Maya Lindqvist": _read(p for p in sorted(DEMO.glob("*/*")) if not p.is_relative_to(theo)),
-        "Theo Castellanos": _read(sorted(theo.glob("*/*"))),
-    }
+    """The demo corpus's Markdown and text documents per author, read as the evaluation reads its
+    impostors (``AttributionConfig.impostors``; HTML and PDF left out)."""
+    from llm_engineering.configs.evaluating import AttributionConfig
+    from llm_engineering.model.evaluation.score import impostor_documents
 
-
-def _read(paths) -> list[str]:
-    return [p.read_text(encoding="utf-8") for p in paths if p.suffix in (".md", ".txt")]
+    impostors = AttributionConfig().impostors
+    return {name: impostor_documents(impostors, skip=set(impostors) - {name}) for name in impostors}
 
 
 def handbook_documents(corpus: Path) -> dict[str, list[str]]:
