@@ -383,11 +383,14 @@ def test_the_service_answers_while_the_store_is_written_and_sees_new_chunks_afte
                     )
                 ],
             )
-            time.sleep(1.0)  # several refresh checks find the store locked
+            # The refresh finds the write and, once it has settled, tries to copy: the lock stops it.
+            deadline = time.monotonic() + 30
+            while app.state.services.rag.view.busy_retries == 0:
+                assert time.monotonic() < deadline, "no refresh found the store locked"
+                time.sleep(0.2)
             for _ in range(5):
                 response = post(live, "/rag", query)
                 assert response.status_code == 200 and fact not in response.text
-        assert app.state.services.rag.view.busy_retries > 0
         deadline = time.monotonic() + 30
         while fact not in post(live, "/rag", query).text:
             assert time.monotonic() < deadline, "the new chunk never showed up"
