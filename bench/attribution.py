@@ -27,6 +27,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from llm_engineering.model.evaluation.report import aligned_table
 from llm_engineering.settings import PROJECT_ROOT
 
 HANDBOOK = PROJECT_ROOT.parent / "shared" / "corpora" / "llm-engineers-handbook"
@@ -62,18 +63,8 @@ COMBINERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "style alone": lambda p: p[0],
     "TF-IDF alone": lambda p: p[1],
     "mean probability": lambda p: p[:2].mean(axis=0),
-    "mean log-odds": lambda p: _sigmoid(_logit(p[:2]).mean(axis=0)),
     "learned weights (shipped)": lambda p: p[2],
 }
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-x))
 
 
 def cross_validated(
@@ -127,10 +118,8 @@ def table(name: str, documents: Mapping[str, Sequence[str]], folds: int) -> str:
                 probabilities, labels = per_length[n]
                 cells.append(balanced_accuracy((combine(probabilities) > 0.5).astype(int), labels))
         lines.append([combiner_name] + [f"{c:.3f}" for c in cells] + [f"{np.mean(cells):.3f}"])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     counts = ", ".join(f"{a} {len(d)}" for a, d in documents.items())
-    rows = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
-    return f"{name} ({counts} documents, {folds} folds by document)\n" + "\n".join(rows)
+    return f"{name} ({counts} documents, {folds} folds by document)\n" + aligned_table(lines)
 
 
 def open_set_table(handbook: Mapping[str, Sequence[str]], demo: Mapping[str, Sequence[str]]) -> str:
@@ -167,9 +156,9 @@ def open_set_table(handbook: Mapping[str, Sequence[str]], demo: Mapping[str, Seq
                 lines.append(
                     [target, negatives] + [f"{c:.2f}" for c in cells[:2]] + [f"{cells[2]:.2f} ({unseen})"]
                 )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    rows = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
-    return "an author never seen (handbook classifiers; demo authors unseen or impostors)\n" + "\n".join(rows)
+    return "an author never seen (handbook classifiers; demo authors unseen or impostors)\n" + aligned_table(
+        lines
+    )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -44,6 +44,7 @@ import click
 from bench.twin_voice_report import (
     Article,
     Row,
+    author_classifiers,
     checks,
     choose_held_out,
     classifier_accuracy,
@@ -373,8 +374,9 @@ def score_and_report(
         author: [p for a in chosen for p in held_out_passages(a.text, limit=budget.passages)]
         for author, chosen in held.items()
     }
-    score_rows(rows, training_texts=training_texts)
-    accuracy = classifier_accuracy(training_texts, held_passages)
+    classifiers = author_classifiers(training_texts)
+    score_rows(rows, classifiers=classifiers)
+    accuracy = classifier_accuracy(classifiers, held_passages)
     ppl_started = time.perf_counter()
     base_folder = Path(versions["base"].folder)
     ratios: dict[str, dict[str, float]] = {}

@@ -10,6 +10,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from llm_engineering.model.evaluation.report import aligned_table
+
+if TYPE_CHECKING:
+    from llm_engineering.model.evaluation.attribution import AttributionClassifier
 
 MIN_OWN_SHARE = 0.75
 """Served answers the classifier must attribute to the twin's own author."""
@@ -207,10 +213,7 @@ def format_rows(rows: Sequence[Row]) -> str:
         [r.label, r.arm, str(len(r.answers)), _cell(r.own_share), _cell(r.loop_rate), _cell(r.ended_share)]
         for r in rows
     ]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines]
-    text.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(text)
+    return aligned_table(lines)
 
 
 def checks(rows: Sequence[Row], ratios: Mapping[str, Mapping[str, float]]) -> list[tuple[str, bool]]:
@@ -272,29 +275,30 @@ def format_ratios(ratios: Mapping[str, Mapping[str, float]]) -> str:
         [twin, *(f"{by_text[a]:.3f}" if a in by_text else "-" for a in columns)]
         for twin, by_text in sorted(ratios.items())
     ]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines]
-    text.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(text)
+    return aligned_table(lines)
 
 
-def author_classifier(author: str, training_texts: Mapping[str, Sequence[str]]):
-    """The classifier of ``author``: their articles against the other authors' and the impostors'
-    (``AttributionConfig.impostors``, the evaluation's own negatives beyond the corpus)."""
+def author_classifiers(training_texts: Mapping[str, Sequence[str]]) -> dict[str, AttributionClassifier]:
+    """One classifier per author: their articles against the other authors' and the impostors'
+    (``AttributionConfig.impostors``, the evaluation's own negatives beyond the corpus, read once)."""
     from llm_engineering.configs.evaluating import AttributionConfig
     from llm_engineering.model.evaluation.attribution import AttributionClassifier
     from llm_engineering.model.evaluation.score import impostor_documents
 
-    others = [t for other, ts in training_texts.items() if other != author for t in ts]
     impostors = impostor_documents(AttributionConfig().impostors, skip=set(training_texts))
-    return AttributionClassifier(list(training_texts[author]), others + impostors)
+    return {
+        author: AttributionClassifier(
+            list(texts),
+            [t for other, ts in training_texts.items() if other != author for t in ts] + impostors,
+        )
+        for author, texts in training_texts.items()
+    }
 
 
-def score_rows(rows: Sequence[Row], *, training_texts: Mapping[str, Sequence[str]]) -> None:
-    """Fill each row's own-author share and loop rate (one :func:`author_classifier` per author)."""
+def score_rows(rows: Sequence[Row], *, classifiers: Mapping[str, AttributionClassifier]) -> None:
+    """Fill each row's own-author share (the classifier of the row's author) and loop rate."""
     from llm_engineering.model.evaluation.generated import loop_rate
 
-    classifiers = {author: author_classifier(author, training_texts) for author in training_texts}
     for row in rows:
         row.loop_rate = loop_rate(row.answers)
         flags = classifiers[row.author].is_author(row.answers) if row.answers else []
@@ -302,12 +306,11 @@ def score_rows(rows: Sequence[Row], *, training_texts: Mapping[str, Sequence[str
 
 
 def classifier_accuracy(
-    training_texts: Mapping[str, Sequence[str]], held_out: Mapping[str, Sequence[str]]
+    classifiers: Mapping[str, AttributionClassifier], held_out: Mapping[str, Sequence[str]]
 ) -> dict[str, float]:
     """Per author: balanced accuracy of its classifier on passages of the held-out articles of every author."""
     accuracy = {}
-    for author in training_texts:
-        classifier = author_classifier(author, training_texts)
+    for author, classifier in classifiers.items():
         recalls = []
         for text_author, passages in held_out.items():
             if not passages:

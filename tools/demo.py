@@ -101,6 +101,8 @@ def _number(value: Any) -> str | None:
 
 def generic_table(results: dict[str, Any]) -> str:
     """Rows of ``results["versions"]`` (``name`` or ``key``, and ``scores``) as an aligned table."""
+    from llm_engineering.model.evaluation.report import aligned_table
+
     rows: list[tuple[str, dict[str, str]]] = []
     for version in results.get("versions") or []:
         if not isinstance(version, dict):
@@ -110,9 +112,7 @@ def generic_table(results: dict[str, Any]) -> str:
         rows.append((name, scores))
     metrics = sorted({metric for _, scores in rows for metric in scores})
     table = [["version", *metrics], *([name, *(s.get(m, "-") for m in metrics)] for name, s in rows)]
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = [aligned_table(table)]
     if results.get("production"):
         lines.append(f"production: {results['production']}")
     return "\n".join(lines)

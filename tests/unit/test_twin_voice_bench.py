@@ -9,6 +9,7 @@ from bench.twin_voice import FULL, QUICK, dataset_overrides, feature_overrides, 
 from bench.twin_voice_report import (
     Article,
     Row,
+    author_classifiers,
     checks,
     choose_held_out,
     format_ratios,
@@ -200,7 +201,7 @@ def test_scores_use_the_rows_own_authors_classifier_and_count_loops():
         Row("twin", "Maya Lindqvist", "bare", [maya_post, theo_post]),
         Row("base", "Theo Castellanos", "bare", [maya_post, theo_post, loop, loop]),
     ]
-    score_rows(rows, training_texts={"Maya Lindqvist": maya, "Theo Castellanos": theo})
+    score_rows(rows, classifiers=author_classifiers({"Maya Lindqvist": maya, "Theo Castellanos": theo}))
     assert (rows[0].own_share, rows[0].loop_rate) == (0.5, 0.0)  # Maya's posts are hers, Theo's not
     assert (rows[1].own_share, rows[1].loop_rate) == (0.25, 0.5)  # ... and the other way round; loops never
 

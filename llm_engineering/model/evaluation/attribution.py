@@ -170,8 +170,7 @@ class AttributionClassifier:
 
     def voter_probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Each voter's probability that each text (clipped to :attr:`words`) is the author's: (voters, texts)."""
-        clipped = [clip_words(t, self.words) for t in texts]
-        return np.array([voter.predict_proba(clipped)[:, 1] for voter in self._voters])
+        return _probabilities(self._voters, [clip_words(t, self.words) for t in texts])
 
     def author_probability(self, texts: Sequence[str]) -> np.ndarray:
         """The voters' log-odds, weighted as learned (:func:`_learned_weights`), as one probability per text."""
@@ -193,6 +192,11 @@ class AttributionClassifier:
 
 STACKING_FOLDS = 3
 """Blocks of consecutive training windows the voters' weights are learned over (one held out at a time)."""
+
+
+def _probabilities(voters: Sequence, texts: Sequence[str]) -> np.ndarray:
+    """Each fitted voter's probability that each text is the author's: (voters, texts)."""
+    return np.array([voter.predict_proba(texts)[:, 1] for voter in voters])
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -225,8 +229,7 @@ def _learned_weights(
             held[label] = [side[i] for i in blocks[fold]]
             train[label] = [side[i] for b, block in enumerate(blocks) if b != fold for i in block]
         fitted = voters(train[1] + train[0], [1] * len(train[1]) + [0] * len(train[0]))
-        texts = held[1] + held[0]
-        scores.append(_logit(np.array([voter.predict_proba(texts)[:, 1] for voter in fitted])).T)
+        scores.append(_logit(_probabilities(fitted, held[1] + held[0])).T)
         labels += [1] * len(held[1]) + [0] * len(held[0])
     stacker = LogisticRegression(class_weight="balanced", random_state=seed).fit(np.vstack(scores), labels)
     return stacker.coef_[0], float(stacker.intercept_[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,6 +52,15 @@ def _arrow(metric: str) -> str:
     return "" if spec is None else (" ↓" if spec.better == "lower" else " ↑")
 
 
+def aligned_table(rows: Sequence[Sequence[object]]) -> str:
+    """``rows`` (the first is the header) as left-aligned text columns, a rule under the header."""
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 ARM_TITLES = {
     "served": "served arm: passages retrieved as the API retrieves them, the sample's own document left out",
     "bare": "bare arm: no passages",
@@ -84,13 +94,7 @@ def format_table(results: EvaluationResults) -> str:
                     ),
                 ]
             )
-        widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
-        block = [
-            "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in [header, *body]
-        ]
-        block.insert(1, "  ".join("-" * w for w in widths))
-        lines += [ARM_TITLES.get(arm, f"{arm} arm"), *block, ""]
+        lines += [ARM_TITLES.get(arm, f"{arm} arm"), aligned_table([header, *body]), ""]
     if results.run_scores:
         run_intervals = results.details.get("retrieval", {}).get("intervals", {})
         lines.append(
