@@ -78,7 +78,8 @@ class AttributionConfig(StrictModel):
         default_factory=lambda: {
             "Maya Lindqvist": [Path("data/demo/articles"), Path("data/demo/posts")],
             "Theo Castellanos": [Path("data/demo/theo-castellanos")],
-        }
+        },
+        validate_default=True,
     )
     """More authors' writing as negatives, author name -> folders of their Markdown and text files
     (relative to the project root). An author who is the one judged, or who is in the feature
@@ -91,11 +92,13 @@ class AttributionConfig(StrictModel):
     @field_validator("impostors")
     @classmethod
     def _impostor_folders_exist(cls, value: dict[str, list[Path]]) -> dict[str, list[Path]]:
-        for name, folders in value.items():
+        """Each folder resolved against the project root; a missing one stops the config."""
+        resolved = {name: [PROJECT_ROOT / folder for folder in folders] for name, folders in value.items()}
+        for name, folders in resolved.items():
             for folder in folders:
-                if not (folder if folder.is_absolute() else PROJECT_ROOT / folder).is_dir():
+                if not folder.is_dir():
                     raise ValueError(f"the writing of impostor author {name!r} is not a folder: {folder}")
-        return value
+        return resolved
 
 
 class EvaluationContextConfig(StrictModel):

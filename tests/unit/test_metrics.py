@@ -272,9 +272,9 @@ def test_references_are_traced_to_the_document_that_holds_them():
 # -- impostor authors ---------------------------------------------------------------------------
 
 
-def test_impostor_writing_is_read_from_each_authors_folders_except_the_skipped(tmp_path):
+def test_impostor_writing_is_read_from_each_authors_folders_except_the_skipped_and_cleaned(tmp_path):
     (tmp_path / "cy" / "posts").mkdir(parents=True)
-    (tmp_path / "cy" / "one.md").write_text("# Cy\n\nCy writes this.", encoding="utf-8")
+    (tmp_path / "cy" / "one.md").write_text("# Cy\n\n**Cy** writes\nthis.", encoding="utf-8")
     (tmp_path / "cy" / "posts" / "two.txt").write_text("And this.", encoding="utf-8")
     (tmp_path / "cy" / "scan.pdf").write_bytes(b"%PDF-1.4")
     (tmp_path / "cy" / "empty.md").write_text("  \n", encoding="utf-8")
@@ -301,5 +301,5 @@ def test_the_default_impostors_are_the_demo_authors_and_their_writing_ships_with
 
 
 def test_a_missing_impostor_folder_stops_the_config_before_the_run():
-    with pytest.raises(ValueError, match="impostor author 'Ed' is not a folder: no/such/folder"):
+    with pytest.raises(ValueError, match="impostor author 'Ed' is not a folder: .*no/such/folder"):
         AttributionConfig(impostors={"Ed": ["no/such/folder"]})

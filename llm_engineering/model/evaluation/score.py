@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from llm_engineering.application.feature_store import iter_cleaned_documents
+from llm_engineering.application.preprocessing.cleaning import clean_article_text
 from llm_engineering.application.preprocessing.embedding import TextEmbedder
 from llm_engineering.configs.evaluating import EvaluatingConfig
 from llm_engineering.domain.exceptions import LLMTwinError
@@ -39,7 +40,6 @@ from llm_engineering.model.evaluation.retrieval import retrieval_scores, source_
 from llm_engineering.model.evaluation.rouge import rouge_l
 from llm_engineering.model.evaluation.similarity import embedding_similarities
 from llm_engineering.model.evaluation.style import profile_from_counts, style_components, style_counts
-from llm_engineering.settings import PROJECT_ROOT
 
 
 def other_author_documents(
@@ -60,7 +60,9 @@ def other_author_documents(
 
 def impostor_documents(impostors: Mapping[str, Sequence[Path]], *, skip: Collection[str]) -> list[str]:
     """The Markdown and text files of each impostor author not in ``skip``, read from their folders
-    (relative paths from the project root).
+    (``AttributionConfig.impostors`` holds them resolved against the project root) and cleaned as
+    crawled articles are (:func:`~llm_engineering.application.preprocessing.cleaning.clean_article_text`),
+    so that the author's side and the impostors' differ in writing, not in Markdown markup.
 
     Raises:
         LLMTwinError: a folder of an author who is not skipped does not exist.
@@ -70,12 +72,11 @@ def impostor_documents(impostors: Mapping[str, Sequence[Path]], *, skip: Collect
         if name in skip:
             continue
         for folder in folders:
-            root = folder if folder.is_absolute() else PROJECT_ROOT / folder
-            if not root.is_dir():
-                raise LLMTwinError(f"the writing of impostor author {name!r} is not at {root}")
-            for path in sorted(root.rglob("*")):
+            if not folder.is_dir():
+                raise LLMTwinError(f"the writing of impostor author {name!r} is not at {folder}")
+            for path in sorted(folder.rglob("*")):
                 if path.suffix in (".md", ".txt") and path.is_file():
-                    text = path.read_text(encoding="utf-8")
+                    text = clean_article_text(path.read_text(encoding="utf-8"))
                     if text.split():
                         texts.append(text)
     return texts
