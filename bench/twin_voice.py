@@ -21,8 +21,10 @@ It prints a table and the issue's checks (PASS/FAIL): served answers attributed 
 author >= 75%; without passages the twin's share >= the base's + 15 points; the twins' loop
 rate <= 0.1; each twin lowers its own author's held-out perplexity more than the other's.
 
-Run: ``python -m bench.twin_voice [--quick] [--work DIR] [--training-set KEY=VALUE ...]``
+Run: ``python -m bench.twin_voice [--quick] [--work DIR] [--split test|dev] [--training-set KEY=VALUE ...]``
 (``poe bench-twin-voice``). ``--quick`` is a smoke run (a few steps, one article per author).
+``--split dev`` asks about the next few articles of each author instead and leaves the test ones
+out of everything too: training settings are compared there, and only the chosen one is run on test.
 """
 
 from __future__ import annotations
@@ -42,11 +44,11 @@ from pathlib import Path
 import click
 
 from bench.twin_voice_report import (
+    SPLITS,
     Article,
     Row,
     author_classifiers,
     checks,
-    choose_held_out,
     classifier_accuracy,
     format_ratios,
     format_rows,
@@ -54,6 +56,7 @@ from bench.twin_voice_report import (
     load_articles,
     questions_for_article,
     score_rows,
+    split_articles,
 )
 from llm_engineering.settings import PROJECT_ROOT
 
@@ -285,18 +288,27 @@ def _train_author(project: Project, author: str, budget: Budget, training_sets: 
     return seconds + project.run("training", *training_overrides(author, budget, training_sets))
 
 
-def run_bench(corpus: Path, work: Path, budget: Budget, training_sets: Sequence[str]) -> int:
-    """The whole bench in ``work``; prints the tables and returns the number of failed checks."""
+def run_bench(
+    corpus: Path, work: Path, budget: Budget, training_sets: Sequence[str], split: str = "test"
+) -> int:
+    """The whole bench in ``work``, asking about ``split``'s held-out articles; prints the tables and
+    returns the number of failed checks."""
     from llm_engineering.domain.documents import ArticleDocument
     from llm_engineering.infrastructure.local_services import WarehouseServer, free_port
     from llm_engineering.infrastructure.warehouse import connect
 
     started = time.perf_counter()
-    articles = load_articles(corpus)
+    every = load_articles(corpus)
+    articles, held = split_articles(every, per_author=budget.held_out, split=split)
     authors = sorted({a.author for a in articles})
-    held = choose_held_out(articles, per_author=budget.held_out)
+    usable_ids = {a.id for a in articles}
     held_ids = {a.id for chosen in held.values() for a in chosen}
-    click.echo(f"corpus {corpus}: {len(articles)} articles of {', '.join(authors)}; held out of everything:")
+    excluded_ids = held_ids | {a.id for a in every if a.id not in usable_ids}
+    click.echo(
+        f"corpus {corpus}: {len(every)} articles of {', '.join(authors)}; split {split}"
+        + (f" (the test split's {len(excluded_ids - held_ids)} left out too)" if split != "test" else "")
+        + "; held out of everything:"
+    )
     for author, chosen in held.items():
         for article in chosen:
             click.echo(f"  {author}: {article.title} ({len(article.text.split())} words)")
@@ -310,7 +322,9 @@ def run_bench(corpus: Path, work: Path, budget: Budget, training_sets: Sequence[
 
             for document_type, documents in read_documents(corpus).items():
                 keep = [
-                    d for d in documents if not (document_type is ArticleDocument and str(d.id) in held_ids)
+                    d
+                    for d in documents
+                    if not (document_type is ArticleDocument and str(d.id) in excluded_ids)
                 ]
                 warehouse.bulk_insert(keep)
         click.echo(f"work folder {work} (log: {project.log})")
@@ -410,7 +424,7 @@ def score_and_report(
     return sum(not passed for _, passed in results)
 
 
-def rescore_run(corpus: Path, work: Path, budget: Budget) -> int:
+def rescore_run(corpus: Path, work: Path, budget: Budget, split: str = "test") -> int:
     """:func:`score_and_report` on the answers and registry an earlier run left in ``work``.
 
     Raises:
@@ -420,8 +434,7 @@ def rescore_run(corpus: Path, work: Path, budget: Budget) -> int:
     if not saved.is_file():
         raise click.ClickException(f"no answers of an earlier run at {saved}")
     rows = [Row(**row) for row in json.loads(saved.read_text(encoding="utf-8"))["rows"]]
-    articles = load_articles(corpus)
-    held = choose_held_out(articles, per_author=budget.held_out)
+    articles, held = split_articles(load_articles(corpus), per_author=budget.held_out, split=split)
     versions = versions_of(work / "state" / "models")
     if "base" not in versions or any(a not in versions for a in held):
         raise click.ClickException(f"the registry in {work / 'state' / 'models'} lacks a trained version")
@@ -448,6 +461,14 @@ def rescore_run(corpus: Path, work: Path, budget: Budget) -> int:
     metavar="KEY=VALUE",
     help="Another training override (e.g. a stage's max_steps).",
 )
+@click.option(
+    "--split",
+    type=click.Choice(SPLITS),
+    default="test",
+    show_default=True,
+    help="Held-out articles asked about: dev to choose settings on (the test articles are then left out "
+    "of everything too), test to report.",
+)
 @click.option("--strict", is_flag=True, help="Exit 1 when a check fails.")
 @click.option(
     "--rescore",
@@ -455,7 +476,13 @@ def rescore_run(corpus: Path, work: Path, budget: Budget) -> int:
     help="Score the answers and the twins of an earlier run in --work again (no training, no asking).",
 )
 def main(
-    quick: bool, corpus: Path, work: Path | None, training_sets: tuple[str, ...], strict: bool, rescore: bool
+    quick: bool,
+    corpus: Path,
+    work: Path | None,
+    training_sets: tuple[str, ...],
+    split: str,
+    strict: bool,
+    rescore: bool,
 ) -> None:
     """Train a twin per handbook author and check, through the served API, that it writes like its author."""
     if not (corpus / "ArticleDocument.json").is_file():
@@ -468,13 +495,13 @@ def main(
             raise click.BadParameter(
                 "--rescore needs the --work folder of an earlier run", param_hint="--rescore"
             )
-        failed = rescore_run(corpus, work.resolve(), budget)
+        failed = rescore_run(corpus, work.resolve(), budget, split)
     elif work is not None:
         work.mkdir(parents=True, exist_ok=True)
-        failed = run_bench(corpus, work.resolve(), budget, training_sets)
+        failed = run_bench(corpus, work.resolve(), budget, training_sets, split)
     else:
         with tempfile.TemporaryDirectory(prefix="llm-twin-voice-") as tmp:
-            failed = run_bench(corpus, Path(tmp), budget, training_sets)
+            failed = run_bench(corpus, Path(tmp), budget, training_sets, split)
     if strict and failed:
         sys.exit(1)
 

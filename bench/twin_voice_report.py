@@ -70,15 +70,20 @@ def _stable(text: str, seed: int) -> str:
 
 
 def choose_held_out(
-    articles: Sequence[Article], *, per_author: int, seed: int = 0, min_words: int = 300
+    articles: Sequence[Article], *, per_author: int, seed: int = 0, min_words: int = 300, split: str = "test"
 ) -> dict[str, list[Article]]:
     """``per_author`` articles of each author, chosen by a seeded hash of their links (stable across runs).
 
-    Articles under ``min_words`` words are not chosen (too little to ask about or to score).
+    Articles under ``min_words`` words are not chosen (too little to ask about or to score). The
+    ``test`` split is the first ``per_author`` in hash order, the ``dev`` split the next ``per_author``.
 
     Raises:
-        ValueError: an author has fewer than ``per_author + 2`` long articles (too few to train on).
+        ValueError: an author has too few long articles to hold the split out and still train
+            (2 more than the held-out ones).
     """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: one of {', '.join(SPLITS)}")
+    start = SPLITS.index(split) * per_author
     by_author: dict[str, list[Article]] = {}
     for article in articles:
         by_author.setdefault(article.author, []).append(article)
@@ -87,12 +92,29 @@ def choose_held_out(
         long = sorted(
             (a for a in own if len(a.text.split()) >= min_words), key=lambda a: _stable(a.link, seed)
         )
-        if len(long) < per_author + 2:
+        if len(long) < start + per_author + 2:
             raise ValueError(
-                f"{author} has {len(long)} articles of {min_words}+ words; {per_author + 2} needed"
+                f"{author} has {len(long)} articles of {min_words}+ words; {start + per_author + 2} needed"
             )
-        chosen[author] = long[:per_author]
+        chosen[author] = long[start : start + per_author]
     return chosen
+
+
+SPLITS = ("test", "dev")
+"""The bench's held-out splits: settings are chosen on ``dev``, and a ``dev`` run never reads ``test``."""
+
+
+def split_articles(
+    articles: Sequence[Article], *, per_author: int, split: str = "test"
+) -> tuple[list[Article], dict[str, list[Article]]]:
+    """The articles a run on ``split`` may read at all, and the held-out ones it asks about
+    (:func:`choose_held_out`). A ``dev`` run also drops the ``test`` split's articles, so choosing
+    settings on dev never sees the articles the bench reports on."""
+    held = choose_held_out(articles, per_author=per_author, split=split)
+    if split == "test":
+        return list(articles), held
+    test_ids = {a.id for chosen in choose_held_out(articles, per_author=per_author).values() for a in chosen}
+    return [a for a in articles if a.id not in test_ids], held
 
 
 _TITLE_NOISE = re.compile(r"\s*(?:[-|–—:]\s*)?(?:by\s+)?\b(?:decoding ml|medium)\b\s*", re.IGNORECASE)

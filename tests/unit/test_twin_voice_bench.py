@@ -18,6 +18,7 @@ from bench.twin_voice_report import (
     questions_for_article,
     score_rows,
     section_topics,
+    split_articles,
     topic_of,
 )
 from tools.run import load_pipeline_config
@@ -114,6 +115,26 @@ def test_held_out_articles_are_chosen_per_author_stably_and_long_enough():
     assert held != choose_held_out(articles, per_author=2, seed=1)
     with pytest.raises(ValueError, match="Maxime Labonne has 5 articles of 300\\+ words; 6 needed"):
         choose_held_out(articles, per_author=4)
+
+
+def test_a_dev_run_asks_about_other_articles_and_never_reads_the_test_ones():
+    articles = [
+        Article(id=f"{a}{i}", author=a, title=f"t{i}", text="word " * 400, link=f"{a}/{i}")
+        for a in AUTHORS
+        for i in range(8)
+    ]
+    test = {a.id for chosen in choose_held_out(articles, per_author=2).values() for a in chosen}
+    usable, dev = split_articles(articles, per_author=2, split="dev")
+    dev_ids = {a.id for chosen in dev.values() for a in chosen}
+    assert len(test) == len(dev_ids) == 4 and not test & dev_ids
+    assert {a.id for a in usable} == {
+        a.id for a in articles
+    } - test  # dev articles stay: they are asked about
+    assert split_articles(articles, per_author=2) == (articles, choose_held_out(articles, per_author=2))
+    with pytest.raises(ValueError, match="Maxime Labonne has 8 articles of 300\\+ words; 10 needed"):
+        split_articles(articles, per_author=4, split="dev")
+    with pytest.raises(ValueError, match="unknown split 'train'"):
+        choose_held_out(articles, per_author=2, split="train")
 
 
 def test_held_out_passages_are_cut_to_size_and_the_short_tail_dropped():
