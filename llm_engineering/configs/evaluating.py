@@ -85,7 +85,7 @@ class AttributionConfig(StrictModel):
     (relative to the project root). An author who is the one judged, or who is in the feature
     store already, is skipped. With only the feature store's authors the classifier must give any
     text to one of them: a two-author classifier gave 37 % of an unseen author's windows to
-    Maxime Labonne, one impostor author more 12 % (``python -m bench.attribution``)."""
+    Maxime Labonne, one impostor author more 15 % (``python -m bench.attribution``)."""
     seed: int = 0
     """Seed of the document sample, the held-out choice, the shuffles and the solver."""
 

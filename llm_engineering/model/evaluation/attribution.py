@@ -108,8 +108,8 @@ class AttributionClassifier:
     word 1-3-grams (vocabulary and phrasing: carries larger ones). Their log-odds are weighted as
     learned on training windows neither saw (:func:`_learned_weights`). Balanced accuracy by
     document (``python -m bench.attribution``, 4 folds, at 50 / 100 words): the demo's two authors
-    0.84 / 0.89 (style alone 0.77 / 0.85, TF-IDF alone 0.60 / 0.64, the plain average this
-    replaced 0.73 / 0.83); the handbook's 0.94 / 0.95 (TF-IDF alone 0.93 / 0.95, style alone
+    0.84 / 0.88 (style alone 0.76 / 0.86, TF-IDF alone 0.60 / 0.64, the plain average this
+    replaced 0.73 / 0.81); the handbook's 0.94 / 0.95 (TF-IDF alone 0.93 / 0.95, style alone
     0.78 / 0.85, the average 0.87 / 0.92). A third model, trained on all the training windows
     against the same windows with their words shuffled (word 2-3-grams), says whether a text is
     in a writer's order at all.
