@@ -21,7 +21,8 @@ It prints a table and the issue's checks (PASS/FAIL): served answers attributed 
 author >= 75%; without passages the twin's share >= the base's + 15 points; the twins' loop
 rate <= 0.1; each twin lowers its own author's held-out perplexity more than the other's.
 
-Run: ``python -m bench.twin_voice [--quick] [--work DIR] [--split test|dev] [--training-set KEY=VALUE ...]``
+Run: ``python -m bench.twin_voice [--quick] [--work DIR] [--split test|dev] [--training-set KEY=VALUE ...]
+[--dataset-set KEY=VALUE ...]``
 (``poe bench-twin-voice``). ``--quick`` is a smoke run (a few steps, one article per author).
 ``--split dev`` asks about the next few articles of each author instead and leaves the test ones
 out of everything too: training settings are compared there, and only the chosen one is run on test.
@@ -267,9 +268,9 @@ def feature_overrides(authors: Sequence[str]) -> list[str]:
     return [f"author_full_names=[{', '.join(authors)}]"]
 
 
-def dataset_overrides(author: str) -> list[str]:
-    """``--set`` values of both dataset pipelines: one author's documents."""
-    return [f"author_full_names=[{author}]"]
+def dataset_overrides(author: str, extra: Sequence[str] = ()) -> list[str]:
+    """``--set`` values of both dataset pipelines: one author's documents, then ``extra``."""
+    return [f"author_full_names=[{author}]", *extra]
 
 
 def training_overrides(author: str, budget: Budget, extra: Sequence[str] = ()) -> list[str]:
@@ -282,14 +283,21 @@ def training_overrides(author: str, budget: Budget, extra: Sequence[str] = ()) -
     ]
 
 
-def _train_author(project: Project, author: str, budget: Budget, training_sets: Sequence[str]) -> float:
-    seconds = project.run("generate-instruct-datasets", *dataset_overrides(author))
-    seconds += project.run("generate-preference-datasets", *dataset_overrides(author))
+def _train_author(
+    project: Project, author: str, budget: Budget, training_sets: Sequence[str], dataset_sets: Sequence[str]
+) -> float:
+    seconds = project.run("generate-instruct-datasets", *dataset_overrides(author, dataset_sets))
+    seconds += project.run("generate-preference-datasets", *dataset_overrides(author, dataset_sets))
     return seconds + project.run("training", *training_overrides(author, budget, training_sets))
 
 
 def run_bench(
-    corpus: Path, work: Path, budget: Budget, training_sets: Sequence[str], split: str = "test"
+    corpus: Path,
+    work: Path,
+    budget: Budget,
+    training_sets: Sequence[str],
+    split: str = "test",
+    dataset_sets: Sequence[str] = (),
 ) -> int:
     """The whole bench in ``work``, asking about ``split``'s held-out articles; prints the tables and
     returns the number of failed checks."""
@@ -330,7 +338,9 @@ def run_bench(
         click.echo(f"work folder {work} (log: {project.log})")
         timings["features"] = project.run("feature-engineering", *feature_overrides(authors))
         for author in authors:
-            timings[f"datasets + training, {author}"] = _train_author(project, author, budget, training_sets)
+            timings[f"datasets + training, {author}"] = _train_author(
+                project, author, budget, training_sets, dataset_sets
+            )
         versions = versions_of(project.state_dir / "models")
         missing = [a for a in authors if a not in versions]
         if missing or "base" not in versions:
@@ -462,6 +472,13 @@ def rescore_run(corpus: Path, work: Path, budget: Budget, split: str = "test") -
     help="Another training override (e.g. a stage's max_steps).",
 )
 @click.option(
+    "--dataset-set",
+    "dataset_sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Another override of both dataset pipelines (e.g. context.oracle_share).",
+)
+@click.option(
     "--split",
     type=click.Choice(SPLITS),
     default="test",
@@ -480,6 +497,7 @@ def main(
     corpus: Path,
     work: Path | None,
     training_sets: tuple[str, ...],
+    dataset_sets: tuple[str, ...],
     split: str,
     strict: bool,
     rescore: bool,
@@ -498,10 +516,10 @@ def main(
         failed = rescore_run(corpus, work.resolve(), budget, split)
     elif work is not None:
         work.mkdir(parents=True, exist_ok=True)
-        failed = run_bench(corpus, work.resolve(), budget, training_sets, split)
+        failed = run_bench(corpus, work.resolve(), budget, training_sets, split, dataset_sets)
     else:
         with tempfile.TemporaryDirectory(prefix="llm-twin-voice-") as tmp:
-            failed = run_bench(corpus, Path(tmp), budget, training_sets, split)
+            failed = run_bench(corpus, Path(tmp), budget, training_sets, split, dataset_sets)
     if strict and failed:
         sys.exit(1)
 

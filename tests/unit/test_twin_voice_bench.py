@@ -155,6 +155,9 @@ def test_the_bench_overrides_are_valid_keys_of_the_shipped_configs():
         assert load_pipeline_config(pipeline, None, dataset_overrides("Paul Iusztin")).author_full_names == [
             "Paul Iusztin"
         ]
+    for pipeline in ("generate-instruct-datasets", "generate-preference-datasets"):
+        extra = dataset_overrides("Paul Iusztin", ["context.oracle_share=0.3"])
+        assert load_pipeline_config(pipeline, None, extra).context.oracle_share == 0.3
     training = load_pipeline_config("training", None, training_overrides("Paul Iusztin", FULL))
     assert (training.author, training.sft.max_steps, training.dpo.max_steps) == ("Paul Iusztin", 100, 30)
     quick = load_pipeline_config(
