@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -64,36 +63,15 @@ COMBINERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "style alone": lambda p: p[0],
     "TF-IDF alone": lambda p: p[1],
     "mean probability": lambda p: p[:2].mean(axis=0),
-    "learned weights, code judged too (before)": lambda p: p[3],
-    "learned weights, prose only (shipped)": lambda p: p[2],
+    "learned weights (shipped)": lambda p: p[2],
 }
-"""Rows of the accuracy table, from the probabilities :func:`cross_validated` returns (style, TF-IDF
-and learned weights of the shipped classifier, then the learned weights of one that keeps code)."""
-
-
-@dataclass
-class Judged:
-    """Out-of-fold judgements of test windows of one length, for one target author."""
-
-    probabilities: np.ndarray  # (4, windows): see COMBINERS
-    labels: np.ndarray  # 1: the target author's window
-    code: np.ndarray  # share of each window's words inside code fences
-    attributed: np.ndarray  # (2, windows): is_author of the shipped classifier, of the code-keeping one
-
-
-def code_share(text: str) -> float:
-    """Share of ``text``'s words that are code (inside fences, the fences included)."""
-    from llm_engineering.model.evaluation.attribution import prose
-
-    words = len(text.split())
-    return 1 - len(prose(text).split()) / words if words else 0.0
 
 
 def cross_validated(
     documents: Mapping[str, Sequence[str]], target: str, *, folds: int, seed: int = 0
-) -> dict[int, Judged]:
-    """Out-of-fold judgements per judged length, documents grouped into ``folds``; test windows are cut
-    from the documents as written (code included), as answers are."""
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Out-of-fold probabilities (style, TF-IDF, the shipped combination) and labels per judged length,
+    documents grouped into ``folds``."""
     from llm_engineering.model.evaluation.attribution import AttributionClassifier, windows
 
     rng = random.Random(seed)
@@ -101,13 +79,13 @@ def cross_validated(
     order = list(range(len(tagged)))
     rng.shuffle(order)
     fold_of = {i: n % folds for n, i in enumerate(order)}
-    out: dict[int, list[Judged]] = {n: [] for n in LENGTHS}
+    out: dict[int, tuple[list[np.ndarray], list[int]]] = {n: ([], []) for n in LENGTHS}
     for fold in range(folds):
         train = [tagged[i] for i in range(len(tagged)) if fold_of[i] != fold]
         test = [tagged[i] for i in range(len(tagged)) if fold_of[i] == fold]
-        sides = ([t for label, t in train if label], [t for label, t in train if not label])
-        shipped = AttributionClassifier(*sides, words=max(LENGTHS))
-        with_code = AttributionClassifier(*sides, words=max(LENGTHS), keep_code=True)
+        classifier = AttributionClassifier(
+            [t for label, t in train if label], [t for label, t in train if not label], words=max(LENGTHS)
+        )
         for n in LENGTHS:
             texts, labels = [], []
             for label, text in test:
@@ -115,26 +93,11 @@ def cross_validated(
                 texts += pieces
                 labels += [label] * len(pieces)
             if texts:
-                probabilities = np.vstack(
-                    [
-                        shipped.voter_probabilities(texts),
-                        shipped.author_probability(texts),
-                        with_code.author_probability(texts),
-                    ]
+                out[n][0].append(
+                    np.vstack([classifier.voter_probabilities(texts), classifier.author_probability(texts)])
                 )
-                attributed = np.vstack([shipped.is_author(texts), with_code.is_author(texts)])
-                code = np.array([code_share(t) for t in texts])
-                out[n].append(Judged(probabilities, np.array(labels), code, attributed))
-    return {
-        n: Judged(
-            np.concatenate([j.probabilities for j in js], axis=1),
-            np.concatenate([j.labels for j in js]),
-            np.concatenate([j.code for j in js]),
-            np.concatenate([j.attributed for j in js], axis=1),
-        )
-        for n, js in out.items()
-        if js
-    }
+                out[n][1].extend(labels)
+    return {n: (np.concatenate(p, axis=1), np.array(y)) for n, (p, y) in out.items() if p}
 
 
 def balanced_accuracy(said: np.ndarray, labels: np.ndarray) -> float:
@@ -143,49 +106,20 @@ def balanced_accuracy(said: np.ndarray, labels: np.ndarray) -> float:
     return sum(parts) / len(parts)
 
 
-CODE_BANDS = ((0.0, 0.0, "no code"), (0.0, 0.25, "under 25 % code"), (0.25, 1.0, "25 %+ code"))
-"""Windows by their share of code words: (above, at most, label); the first band is exactly 0."""
-
-
-def _band(code: np.ndarray, above: float, at_most: float) -> np.ndarray:
-    return code == 0 if at_most == 0 else (code > above) & (code <= at_most)
-
-
-def tables(name: str, documents: Mapping[str, Sequence[str]], folds: int) -> str:
-    """The accuracy table (rows: each combiner; columns: each target author at each length) and the code
-    table (each target's own windows attributed and the other's windows wrongly attributed, by code share,
-    at 100 words, with and without code judged)."""
+def table(name: str, documents: Mapping[str, Sequence[str]], folds: int) -> str:
+    """Rows: each combiner; columns: each target author at each length."""
     results = {target: cross_validated(documents, target, folds=folds) for target in documents}
     header = ["voters"] + [f"{t.split()[-1]} @{n}w" for t in results for n in LENGTHS] + ["mean"]
     lines = [header]
     for combiner_name, combine in COMBINERS.items():
-        cells = [
-            balanced_accuracy((combine(judged.probabilities) > 0.5).astype(int), judged.labels)
-            for per_length in results.values()
-            for judged in (per_length[n] for n in LENGTHS)
-        ]
+        cells = []
+        for per_length in results.values():
+            for n in LENGTHS:
+                probabilities, labels = per_length[n]
+                cells.append(balanced_accuracy((combine(probabilities) > 0.5).astype(int), labels))
         lines.append([combiner_name] + [f"{c:.3f}" for c in cells] + [f"{np.mean(cells):.3f}"])
-    code_lines = [
-        ["classifier of", "windows", "code judged too: own / other's attributed", "prose only (shipped)"]
-    ]
-    for target, per_length in results.items():
-        judged = per_length[max(LENGTHS)]
-        for above, at_most, label in CODE_BANDS:
-            band = _band(judged.code, above, at_most)
-            own, other = band & (judged.labels == 1), band & (judged.labels == 0)
-            cells = [
-                f"{judged.attributed[k][own].mean() if own.any() else float('nan'):.2f} ({own.sum()}) / "
-                f"{judged.attributed[k][other].mean() if other.any() else float('nan'):.2f} ({other.sum()})"
-                for k in (1, 0)
-            ]
-            code_lines.append([target, label, *cells])
     counts = ", ".join(f"{a} {len(d)}" for a, d in documents.items())
-    return (
-        f"{name} ({counts} documents, {folds} folds by document)\n"
-        + aligned_table(lines)
-        + f"\n\n{name}: 100-word windows attributed, by their share of code (own / other's, windows in brackets)\n"
-        + aligned_table(code_lines)
-    )
+    return f"{name} ({counts} documents, {folds} folds by document)\n" + aligned_table(lines)
 
 
 def open_set_table(handbook: Mapping[str, Sequence[str]], demo: Mapping[str, Sequence[str]]) -> str:
@@ -234,10 +168,10 @@ def open_set_table(handbook: Mapping[str, Sequence[str]], demo: Mapping[str, Seq
 )
 def main(folds: int, corpus: Path) -> None:
     """Balanced accuracy of the attribution classifier's voters and their combinations, by document."""
-    click.echo(tables("demo corpus", demo_documents(), folds))
+    click.echo(table("demo corpus", demo_documents(), folds))
     if (corpus / "ArticleDocument.json").is_file():
         handbook = handbook_documents(corpus)
-        click.echo("\n" + tables("handbook corpus", handbook, folds))
+        click.echo("\n" + table("handbook corpus", handbook, folds))
         click.echo("\n" + open_set_table(handbook, demo_documents()))
     else:
         click.echo(f"\nno handbook corpus at {corpus}: its table is skipped")

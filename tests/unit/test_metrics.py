@@ -13,7 +13,6 @@ from llm_engineering.model.evaluation.attribution import (
     AttributionClassifier,
     AttributionUnavailable,
     attribution_rates,
-    prose,
     windows,
 )
 from llm_engineering.model.evaluation.generated import distinct_values, ended_flags, loop_rate, loops
@@ -186,27 +185,6 @@ def test_the_voters_are_weighted_by_how_well_each_told_held_out_windows_apart():
     assert tfidf_weight > 2 * abs(style_weight)
     held = topic_texts(ada_words, 10, seed=2) + topic_texts(bo_words, 10, seed=3)
     assert classifier.is_author(held).tolist() == [True] * 10 + [False] * 10
-
-
-def test_prose_is_the_text_without_its_fenced_code_even_an_unclosed_fence():
-    text = "We sum the rows.\n\n```python\ntotal = sum(rows)\n```\nThen we ship.\n```\nprint(total"
-    assert prose(text) == "We sum the rows. Then we ship."
-    assert prose(" ".join(text.split())) == prose(text)  # windows lose the line breaks, not the fences
-
-
-def test_code_is_not_judged_as_writing_only_the_prose_around_it():
-    code = "```python\nfor row in rows:\n    total += row.value\nprint(total)\n```"
-    ada = author_texts("ada", 40, seed=0)
-    bo = [f"{text}\n\n{code}" for text in author_texts("bo", 40, seed=0)]  # only bo's writing has code
-    held = author_texts("ada", 10, seed=9)
-    opening_with_code = [f"{code}\n\n{text}" for text in held]
-    classifier = AttributionClassifier(ada, bo)
-    assert classifier.is_author(held).mean() >= 0.9
-    assert classifier.author_probability(opening_with_code) == pytest.approx(classifier.author_probability(held))
-    assert not classifier.is_author([code]).any()  # no prose left: never the author's
-    judging_code = AttributionClassifier(ada, bo, keep_code=True)  # the design before: code pulls to bo
-    pulled = judging_code.author_probability(opening_with_code) - judging_code.author_probability(held)
-    assert (pulled < 0).all()
 
 
 def test_attribution_needs_another_author_to_contrast_the_author_with():

@@ -57,23 +57,6 @@ def clip_words(text: str, max_words: int) -> str:
     return " ".join(text.split()[:max_words])
 
 
-def prose(text: str) -> str:
-    """``text`` without its fenced code blocks, as single-spaced words (an unclosed fence runs to the end).
-
-    Works on windows too (their fences are words like any other). Code reads alike whoever wrote
-    it, and the author's side has more or less of it than the other side by topic, not by voice:
-    judged with its code, Paul Iusztin's own held-out windows that are 10 %+ code were recognised
-    0.56 of the time against 0.90 for his prose (``python -m bench.attribution``).
-    """
-    kept, code = [], False
-    for token in text.split():
-        if token.startswith("```"):
-            code = not code
-        elif not code:
-            kept.append(token)
-    return " ".join(kept)
-
-
 def passages(text: str, *, max_words: int) -> list[str]:
     """``text`` cut into consecutive passages of at most ``max_words`` words (the last may be shorter)."""
     tokens = text.split()
@@ -129,39 +112,28 @@ class AttributionClassifier:
     replaced 0.73 / 0.81); the handbook's 0.94 / 0.95 (TF-IDF alone 0.93 / 0.95, style alone
     0.78 / 0.85, the average 0.87 / 0.92). A third model, trained on all the training windows
     against the same windows with their words shuffled (word 2-3-grams), says whether a text is
-    in a writer's order at all. Every text, trained on or judged, is read without its fenced code
-    (:func:`prose`): the classifier judges how the author writes, and a text with no prose left
-    is never the author's.
+    in a writer's order at all.
 
     Args:
         author_texts: text written by the author (joined and cut into ``words``-word windows).
         other_texts: text by other authors (joined and cut into windows, so short posts count too).
         words: the one text length, in words, of training and prediction.
         seed: seed of the shuffles and the solvers.
-        keep_code: judge code blocks as writing too (the design :func:`prose` replaced; kept so that
-            ``bench.attribution`` can compare the two).
 
     Raises:
         AttributionUnavailable: either side has no full window.
     """
 
     def __init__(
-        self,
-        author_texts: Sequence[str],
-        other_texts: Sequence[str],
-        *,
-        words: int = 100,
-        seed: int = 0,
-        keep_code: bool = False,
+        self, author_texts: Sequence[str], other_texts: Sequence[str], *, words: int = 100, seed: int = 0
     ) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import FeatureUnion, make_pipeline
         from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-        self._read = (lambda text: " ".join(text.split())) if keep_code else prose
-        author = windows([self._read(t) for t in author_texts], words=words)
-        other = windows([self._read(t) for t in other_texts], words=words)
+        author = windows(author_texts, words=words)
+        other = windows(other_texts, words=words)
         if not author or not other:
             raise AttributionUnavailable(
                 f"the attribution classifier needs {words}-word windows of the author and of other authors "
@@ -198,7 +170,7 @@ class AttributionClassifier:
 
     def voter_probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Each voter's probability that each text (clipped to :attr:`words`) is the author's: (voters, texts)."""
-        return _probabilities(self._voters, self._judged(texts))
+        return _probabilities(self._voters, [clip_words(t, self.words) for t in texts])
 
     def author_probability(self, texts: Sequence[str]) -> np.ndarray:
         """The voters' log-odds, weighted as learned (:func:`_learned_weights`), as one probability per text."""
@@ -207,20 +179,15 @@ class AttributionClassifier:
         combined = self.voter_weights @ _logit(self.voter_probabilities(texts)) + self._bias
         return 1 / (1 + np.exp(-combined))
 
-    def _judged(self, texts: Sequence[str]) -> list[str]:
-        """What is judged of each text: its prose (:func:`prose`), clipped to :attr:`words` words."""
-        return [clip_words(self._read(t), self.words) for t in texts]
-
     def is_author(self, texts: Sequence[str]) -> np.ndarray:
-        """True for each text attributed to the author: it has prose, voted the author's, in a writer's
-        word order, and not looping within its first :data:`LOOP_WORDS` words."""
+        """True for each text attributed to the author: voted the author's, in a writer's word order, and
+        not looping within its first :data:`LOOP_WORDS` words."""
         if not texts:
             return np.zeros(0, dtype=bool)
-        judged = self._judged(texts)
-        votes = self.author_probability(judged) > 0.5
-        ordered = self._ordered.predict(judged) == 1
-        written = np.array([bool(t) and not loops(clip_words(t, LOOP_WORDS)) for t in judged])
-        return votes & ordered & written
+        clipped = [clip_words(t, self.words) for t in texts]
+        votes = self.author_probability(clipped) > 0.5
+        ordered = self._ordered.predict(clipped) == 1
+        return votes & ordered & np.array([not loops(clip_words(t, LOOP_WORDS)) for t in texts])
 
 
 STACKING_FOLDS = 3
@@ -335,10 +302,10 @@ def attribution_rates(
     }
     held_author = [r for r in references if r.split()]
     recall = float(classifier.is_author(held_author).mean()) if held_author else 0.0
-    held_other = windows([prose(d) for d in held_docs], words=words)
+    held_other = windows(held_docs, words=words)
     specificity = float((~classifier.is_author(held_other)).mean()) if held_other else float("nan")
     rng = random.Random(seed + 1)
-    shuffled_refs = [shuffled(clip_words(prose(r), words), rng) for r in held_author]
+    shuffled_refs = [shuffled(clip_words(r, words), rng) for r in held_author]
     rejected = float((~classifier.is_author(shuffled_refs)).mean()) if shuffled_refs else 0.0
     accuracy = recall if np.isnan(specificity) else (recall + specificity) / 2
     return AttributionResult(
