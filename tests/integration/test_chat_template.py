@@ -126,19 +126,3 @@ def test_the_answer_budget_cuts_an_answer_that_fits_max_length_at_a_sentence_end
         len(tokenizer(cut, add_special_tokens=False)["input_ids"]) <= 40 < len(tokenizer(answer)["input_ids"])
     )
     assert SFTStageConfig().max_answer_tokens == 160  # the default budget, under evaluation's 256-token limit
-
-
-def test_an_answer_is_cut_before_a_code_block_that_does_not_fit_and_one_that_opens_with_it_is_dropped(
-    smollm2_dir: Path,
-) -> None:
-    tokenizer = load_tokenizer(smollm2_dir)
-    code = (
-        "```python\n" + "\n".join(f"step_{i} = run(step_{i - 1}, retries=3)" for i in range(1, 30)) + "\n```"
-    )
-    answers = [f"We rerun every step. Each one is idempotent.\n\n{code}\n\nThat is the whole trick.", code]
-    dataset = Dataset.from_dict({"instruction": [QUESTION] * 2, "output": answers, "context": [[], []]})
-    rows, report = sft_rows(
-        dataset, author=AUTHOR, fitter=RowFitter(tokenizer, max_length=1024, max_answer_tokens=60)
-    )
-    assert (report.rows, report.cut, report.dropped) == (2, 1, 1)
-    assert rows[0]["completion"][0]["content"] == "We rerun every step. Each one is idempotent."

@@ -33,28 +33,3 @@ def test_a_clipped_passage_ends_at_a_sentence_when_one_is_near_the_limit() -> No
 
 def test_blank_passages_are_no_context() -> None:
     assert build_messages("Why?", author="Ada", context=["", "  "]) == build_messages("Why?", author="Ada")
-
-
-def test_an_answer_is_never_cut_inside_a_code_block() -> None:
-    from llm_engineering.model.training.fit import answer_prefixes
-
-    answer = (
-        "We load the data first. Then we batch it.\n\n"
-        "```python\ndef load(path):\n    rows = read(path)\n\n    return rows.sorted()\n```\n\n"
-        "That is all. It runs nightly."
-    )
-    prefixes = answer_prefixes(answer)
-    assert (
-        prefixes
-        == [
-            "We load the data first.",
-            "We load the data first. Then we batch it.",
-            answer[
-                : answer.index("```\n\nThat") + 3
-            ],  # after the closing fence, not at "path):" or the blank line
-            answer[: answer.index(" It runs")],
-            answer,
-        ]
-    )
-    mid_code = answer[: answer.index("\n\n    return")]  # an extract that itself ends inside the block
-    assert answer_prefixes(mid_code) == prefixes[:2]

@@ -21,13 +21,7 @@ under the served token limit, so the twin learns answers that end well before it
    whole paragraphs, then whole sentences, whose rendered row and answer fit; the end-of-turn token
    follows it as in any other row;
 3. an answer whose first sentence alone does not fit is cut after whole words; a row whose
-   prompt leaves no room for one word is dropped (counted);
-4. a cut never falls inside a code block: a prefix that leaves a ```` ``` ```` fence open is no
-   cut point, so the answer stops before the block or after its closing fence (paragraph and
-   sentence ends inside code, ``:`` before a line break, are everywhere in it). Without this rule
-   91 of Maxime Labonne's 366 handbook rows ended mid-code: the twin learned to stop its turn
-   inside a code block. An answer that itself ends inside one (an extract cut mid-code) is cut
-   the same way, even when it fits.
+   prompt leaves no room for one word is dropped (counted).
 
 The rendering is the chat template's own (:func:`chat.render_prompt`), so the token counts are
 those TRL will see. :class:`FitReport` counts the cut and dropped rows; the stage logs the
@@ -73,14 +67,9 @@ class FitReport(BaseModel):
         }
 
 
-def closes_code(text: str) -> bool:
-    """Whether every ```` ``` ```` fence ``text`` opens is closed again."""
-    return text.count("```") % 2 == 0
-
-
 def answer_prefixes(answer: str) -> list[str]:
-    """Every prefix of ``answer`` that ends at a paragraph or sentence end outside code blocks,
-    shortest first (the whole answer last, when it closes its code blocks)."""
+    """Every prefix of ``answer`` that ends at a paragraph or sentence end, shortest first, the
+    whole answer last."""
     prefixes: list[str] = []
     paragraphs = _PARAGRAPH.split(answer.strip())
     for index, paragraph in enumerate(paragraphs):
@@ -88,9 +77,8 @@ def answer_prefixes(answer: str) -> list[str]:
         sentences = [m.end() for m in _SENTENCE_END.finditer(paragraph)]
         for end in [*sentences, len(paragraph)]:
             piece = paragraph[:end].rstrip()
-            prefix = f"{head}\n\n{piece}" if head else piece
-            if piece and closes_code(prefix):
-                prefixes.append(prefix)
+            if piece:
+                prefixes.append(f"{head}\n\n{piece}" if head else piece)
     return list(dict.fromkeys(prefixes))
 
 
@@ -146,15 +134,14 @@ class RowFitter:
         raise AssertionError("unreachable: keep == 0 always returns")
 
     def fit_answer(self, prompt: list[dict[str, str]], answer: str) -> tuple[str | None, bool]:
-        """The longest prefix of ``answer`` at a paragraph or sentence end outside code blocks whose
-        row fits, and whether it was cut; None when no such prefix, not even of whole words, fits."""
-        if self._fits(prompt, answer) and closes_code(answer):
+        """The longest prefix of ``answer`` at a paragraph or sentence end whose row fits, whether it
+        was cut; None when not even the first sentence fits."""
+        if self._fits(prompt, answer):
             return answer, False
         best = self._longest_fitting(prompt, answer_prefixes(answer))
         if best is None:  # not one sentence fits: whole words, still closed by the end of the turn
             words = answer.split()
-            cuts = [" ".join(words[:n]) for n in range(1, len(words) + 1)]
-            best = self._longest_fitting(prompt, [cut for cut in cuts if closes_code(cut)])
+            best = self._longest_fitting(prompt, [" ".join(words[:n]) for n in range(1, len(words) + 1)])
         return best, True
 
     def _longest_fitting(self, prompt: list[dict[str, str]], prefixes: list[str]) -> str | None:
