@@ -126,17 +126,3 @@ def test_the_answer_budget_cuts_an_answer_that_fits_max_length_at_a_sentence_end
         len(tokenizer(cut, add_special_tokens=False)["input_ids"]) <= 40 < len(tokenizer(answer)["input_ids"])
     )
     assert SFTStageConfig().max_answer_tokens == 160  # the default budget, under evaluation's 256-token limit
-
-
-def test_an_answer_cut_inside_a_code_block_is_closed_within_its_budget(smollm2_dir: Path) -> None:
-    tokenizer = load_tokenizer(smollm2_dir)
-    code = "```python\n" + "\n".join(f"step_{i} = run(step_{i - 1})\n" for i in range(1, 30)) + "```"
-    answer = f"We rerun every step. Each one is idempotent.\n\n{code}\n\nThat is the whole trick."
-    dataset = Dataset.from_dict({"instruction": [QUESTION], "output": [answer], "context": [[]]})
-    rows, report = sft_rows(
-        dataset, author=AUTHOR, fitter=RowFitter(tokenizer, max_length=1024, max_answer_tokens=60)
-    )
-    cut = rows[0]["completion"][0]["content"]
-    assert report.cut == 1 and cut.startswith("We rerun every step. Each one is idempotent.\n\n```python\nstep_1")
-    assert cut.endswith("\n```") and cut.count("```") == 2  # cut inside the block, then closed
-    assert len(tokenizer(cut, add_special_tokens=False)["input_ids"]) <= 60

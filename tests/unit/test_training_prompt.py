@@ -33,19 +33,3 @@ def test_a_clipped_passage_ends_at_a_sentence_when_one_is_near_the_limit() -> No
 
 def test_blank_passages_are_no_context() -> None:
     assert build_messages("Why?", author="Ada", context=["", "  "]) == build_messages("Why?", author="Ada")
-
-
-def test_an_answer_cut_inside_a_code_block_closes_it() -> None:
-    from llm_engineering.model.training.fit import answer_prefixes, close_code
-
-    answer = (
-        "We load the data first.\n\n"
-        "```python\ndef load(path):\n    rows = read(path)\n\n    return rows.sorted()\n```\n\n"
-        "That is all."
-    )
-    prefixes = answer_prefixes(answer)
-    assert all(prefix.count("```") % 2 == 0 for prefix in prefixes)
-    assert "We load the data first.\n\n```python\ndef load(path):\n```" in prefixes  # cut at "path):", closed
-    assert prefixes[-1] == answer
-    assert close_code("Run this:\n\n```bash\npoe demo") == "Run this:\n\n```bash\npoe demo\n```"
-    assert close_code(answer) == answer

@@ -21,13 +21,7 @@ under the served token limit, so the twin learns answers that end well before it
    whole paragraphs, then whole sentences, whose rendered row and answer fit; the end-of-turn token
    follows it as in any other row;
 3. an answer whose first sentence alone does not fit is cut after whole words; a row whose
-   prompt leaves no room for one word is dropped (counted);
-4. an answer that leaves a code block open, cut inside it or an extract that ends inside it, gets
-   its closing ```` ``` ```` fence (counted in the fit), so the twin learns to close a block before
-   it ends its turn. Paragraph and sentence ends are everywhere inside code (``:`` before a line
-   break, blank lines): without this rule 91 of Maxime Labonne's 366 handbook rows ended inside an
-   open block. Cutting before the block instead (tried, reverted: see docs/DESIGN_NOTES.md)
-   shortened the demo twin's answers and cost it style distance.
+   prompt leaves no room for one word is dropped (counted).
 
 The rendering is the chat template's own (:func:`chat.render_prompt`), so the token counts are
 those TRL will see. :class:`FitReport` counts the cut and dropped rows; the stage logs the
@@ -73,16 +67,9 @@ class FitReport(BaseModel):
         }
 
 
-def close_code(text: str) -> str:
-    """``text`` with the code block it leaves open, if any, closed by a ```` ``` ```` fence."""
-    if text.count("```") % 2 == 0:
-        return text
-    return f"{text.rstrip()}\n```"
-
-
 def answer_prefixes(answer: str) -> list[str]:
     """Every prefix of ``answer`` that ends at a paragraph or sentence end, shortest first, the
-    whole answer last; each with the code block it leaves open closed."""
+    whole answer last."""
     prefixes: list[str] = []
     paragraphs = _PARAGRAPH.split(answer.strip())
     for index, paragraph in enumerate(paragraphs):
@@ -91,7 +78,7 @@ def answer_prefixes(answer: str) -> list[str]:
         for end in [*sentences, len(paragraph)]:
             piece = paragraph[:end].rstrip()
             if piece:
-                prefixes.append(close_code(f"{head}\n\n{piece}" if head else piece))
+                prefixes.append(f"{head}\n\n{piece}" if head else piece)
     return list(dict.fromkeys(prefixes))
 
 
@@ -147,16 +134,14 @@ class RowFitter:
         raise AssertionError("unreachable: keep == 0 always returns")
 
     def fit_answer(self, prompt: list[dict[str, str]], answer: str) -> tuple[str | None, bool]:
-        """The longest prefix of ``answer`` at a paragraph or sentence end whose row fits (a code
-        block it leaves open closed), whether it was cut; None when not even the first sentence fits."""
-        whole = close_code(answer)
-        if self._fits(prompt, whole):
-            return whole, False
+        """The longest prefix of ``answer`` at a paragraph or sentence end whose row fits, whether it
+        was cut; None when not even the first sentence fits."""
+        if self._fits(prompt, answer):
+            return answer, False
         best = self._longest_fitting(prompt, answer_prefixes(answer))
         if best is None:  # not one sentence fits: whole words, still closed by the end of the turn
             words = answer.split()
-            cuts = [close_code(" ".join(words[:n])) for n in range(1, len(words) + 1)]
-            best = self._longest_fitting(prompt, cuts)
+            best = self._longest_fitting(prompt, [" ".join(words[:n]) for n in range(1, len(words) + 1)])
         return best, True
 
     def _longest_fitting(self, prompt: list[dict[str, str]], prefixes: list[str]) -> str | None:
