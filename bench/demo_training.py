@@ -14,16 +14,28 @@ Usage::
 
 ``--set`` caps steps for a quick per-step measurement; the epoch totals are then extrapolated
 from the per-step cost and the steps one epoch takes (printed as "epoch est.").
+
+``--compare-positions`` trains the same stages twice, side by side in one run: as shipped (the LM
+head scores only the answer's positions, ``trainer.lm_head_on_labelled_positions``) and as TRL does
+off Triton devices (every position, prompt and padding included). It prints each stage's
+CPU-seconds per step both ways, their ratio, and whether the two runs' merged weights are equal::
+
+    python -m bench.demo_training --compare-positions --set sft.max_steps=6 --set dpo.max_steps=3
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import re
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from unittest import mock
 
 import click
 
@@ -124,10 +136,105 @@ def build_datasets(root: Path) -> dict[str, float]:
     return figures
 
 
+def _models_dir(folder: Path) -> Path:
+    """A models folder whose converted base model is the real state folder's (converted once)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / "base"
+    if not base.exists():
+        get_settings().models_dir.joinpath("base").mkdir(parents=True, exist_ok=True)
+        base.symlink_to(get_settings().models_dir / "base", target_is_directory=True)
+    return folder
+
+
+def _same_weights(first: Path, second: Path) -> bool:
+    """Whether two merged model folders hold the same tensors, bit for bit."""
+    import torch
+    from safetensors.torch import load_file
+
+    def tensors(folder: Path) -> dict:
+        return {k: v for f in sorted(folder.glob("*.safetensors")) for k, v in load_file(str(f)).items()}
+
+    a, b = tensors(first), tensors(second)
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def train_scored(config, work_dir: Path, positions: str) -> dict[str, dict]:
+    """Train the stages in this process with the LM head on ``positions`` (``labelled`` as shipped,
+    or ``every`` as TRL does off Triton devices), in a models folder of their own; figures per stage."""
+    from llm_engineering.model.training import trainer
+    from llm_engineering.model.training.flow import train_twin
+
+    scoring = trainer.lm_head_on_labelled_positions if positions == "labelled" else _every_position
+    with mock.patch.object(trainer, "lm_head_on_labelled_positions", scoring):
+        _, results, _ = train_twin(
+            config,
+            models_dir=_models_dir(work_dir / f"models-{positions}"),
+            datasets_root=work_dir / "datasets",
+        )
+    return {
+        r.stage: {
+            "steps": r.steps,
+            "seconds": r.seconds,
+            "cpu_seconds": r.cpu_seconds,
+            "merged": str(r.merged),
+        }
+        for r in results
+    }
+
+
+def _every_position(device: str) -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext()
+
+
+def compare_positions_run(overrides: tuple[str, ...], work_dir: Path) -> None:
+    """Train as shipped and with every position scored, each in a fresh process; print the costs side by side."""
+    runs = {}
+    for positions in ("every", "labelled"):
+        click.echo(f"training, the LM head scoring {positions} position(s) ...", err=True)
+        command = [
+            sys.executable,
+            "-m",
+            "bench.demo_training",
+            "--work",
+            str(work_dir),
+            "--positions",
+            positions,
+        ]
+        command += [arg for override in overrides for arg in ("--set", override)]
+        process = subprocess.run(command, capture_output=True, text=True, check=False, cwd=PROJECT_ROOT)
+        if process.returncode != 0:
+            raise click.ClickException(f"training on {positions} positions failed:\n{process.stderr[-3000:]}")
+        runs[positions] = json.loads(process.stdout.strip().splitlines()[-1])
+    click.echo(f"demo corpus, overrides: {' '.join(overrides) or 'none'}; each run in a fresh process")
+    click.echo(
+        "| stage | steps | s/step, every position | s/step, labelled only | CPU-s/step, every | CPU-s/step, labelled | ratio (CPU-s) | same merged weights |"
+    )
+    click.echo("|---|---|---|---|---|---|---|---|")
+    for stage, shipped in runs["labelled"].items():
+        every = runs["every"][stage]
+        per = {
+            name: (run["seconds"] / max(run["steps"], 1), run["cpu_seconds"] / max(run["steps"], 1))
+            for name, run in (("every", every), ("labelled", shipped))
+        }
+        same = _same_weights(Path(every["merged"]), Path(shipped["merged"]))
+        click.echo(
+            f"| {stage} | {shipped['steps']} | {per['every'][0]:.2f} | {per['labelled'][0]:.2f} | {per['every'][1]:.2f} "
+            f"| {per['labelled'][1]:.2f} | x{per['labelled'][1] / per['every'][1]:.2f} | {'yes' if same else 'NO'} |"
+        )
+
+
 @click.command()
 @click.option("--set", "overrides", multiple=True, help="training.yaml override KEY=VALUE (repeatable)")
 @click.option("--work", type=click.Path(path_type=Path), default=None, help="keep the run here")
-def main(overrides: tuple[str, ...], work: Path | None) -> None:
+@click.option(
+    "--compare-positions",
+    is_flag=True,
+    help="train twice: the LM head on the labelled positions only (shipped) and on every position",
+)
+@click.option("--positions", type=click.Choice(["labelled", "every"]), default=None, hidden=True)
+def main(
+    overrides: tuple[str, ...], work: Path | None, compare_positions: bool, positions: str | None
+) -> None:
     """Print what each training stage costs with the shipped defaults on the demo corpus."""
     from llm_engineering.configs import load_config
     from llm_engineering.configs.training import TrainingConfig
@@ -135,16 +242,18 @@ def main(overrides: tuple[str, ...], work: Path | None) -> None:
 
     config = load_config(TrainingConfig, PROJECT_ROOT / "configs" / "training.yaml", list(overrides))
     work_dir = work or Path(tempfile.mkdtemp(prefix="bench-demo-training-"))
-    (work_dir / "models").mkdir(parents=True, exist_ok=True)
-    base = work_dir / "models" / "base"
-    if not base.exists():  # the converted base model is shared with the real state folder
-        get_settings().models_dir.joinpath("base").mkdir(parents=True, exist_ok=True)
-        base.symlink_to(get_settings().models_dir / "base", target_is_directory=True)
+    if positions is not None:  # a child of --compare-positions: the datasets are built; figures as JSON
+        click.echo(json.dumps(train_scored(config, work_dir, positions)))
+        return
+    models_dir = _models_dir(work_dir / "models")
     started = time.perf_counter()
     figures = build_datasets(work_dir)
     dataset_seconds = time.perf_counter() - started
+    if compare_positions:
+        compare_positions_run(overrides, work_dir)
+        return
     started = time.perf_counter()
-    plan, results, _ = train_twin(config, models_dir=work_dir / "models", datasets_root=work_dir / "datasets")
+    plan, results, _ = train_twin(config, models_dir=models_dir, datasets_root=work_dir / "datasets")
     total = time.perf_counter() - started
     epoch_rows = {"voice": None, "sft": figures["instruct_train_rows"], "dpo": config.dpo.max_train_samples}
     click.echo(

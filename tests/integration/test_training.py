@@ -184,3 +184,60 @@ def test_packaged_smollm2_trains_a_few_steps_and_reloads(smollm2_dir: Path, tmp_
         model, tokenizer, [build_messages("Name three colours.", author="Ada Lovelace")], max_new_tokens=24
     )
     assert len(answer.text.split()) >= 2  # still a working language model after merging
+
+
+def test_on_the_cpu_the_lm_head_scores_only_labelled_positions_with_the_same_loss_and_gradients(
+    tiny_model_dir: Path,
+) -> None:
+    import torch
+    import trl.trainer.utils as trl_utils
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from llm_engineering.model.training.trainer import lm_head_on_labelled_positions
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    trl_utils.add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))
+    model = get_peft_model(model, LoraConfig(r=4, target_modules="all-linear", lora_dropout=0.0))
+    for name, weight in model.named_parameters():
+        if "lora_B" in name:  # PEFT starts B at zero: give the adapter gradients everywhere
+            torch.nn.init.normal_(weight, std=0.05, generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(3, model.config.vocab_size, (2, 40), generator=torch.Generator().manual_seed(1))
+    attention = torch.ones_like(ids)
+    attention[1, 34:] = 0  # right padding
+    labels = ids.clone()
+    labels[0, :25] = -100  # the prompt
+    labels[1, :18] = -100
+    labels[1, 34:] = -100
+    projected_rows = []
+    chunked = trl_utils._ChunkedLogProbFunction
+
+    class Spy(chunked):
+        @staticmethod
+        def forward(ctx, hidden, *rest):
+            projected_rows.append(hidden.shape[0])
+            return chunked.forward(ctx, hidden, *rest)
+
+    def loss_and_gradients():
+        out = model(input_ids=ids, attention_mask=attention, labels=labels, fused_lm_head=True)
+        out.loss.backward()
+        grads = [w.grad.clone() for w in model.parameters() if w.requires_grad]
+        model.zero_grad()
+        return out.loss.detach(), out.entropy.detach(), grads
+
+    trl_utils._ChunkedLogProbFunction = Spy
+    try:
+        every_loss, every_entropy, every_grads = loss_and_gradients()
+        with lm_head_on_labelled_positions("cpu"):
+            labelled_loss, labelled_entropy, labelled_grads = loss_and_gradients()
+        after_loss, _, _ = loss_and_gradients()
+    finally:
+        trl_utils._ChunkedLogProbFunction = chunked
+
+    scored = int((labels[:, 1:] != -100).sum())
+    # every shifted position, then the labelled ones only, then every one again
+    assert projected_rows == [2 * 39, scored, 2 * 39]
+    assert torch.equal(labelled_loss, every_loss) and torch.equal(after_loss, every_loss)
+    assert torch.equal(labelled_entropy, every_entropy)
+    assert all(torch.equal(a, b) for a, b in zip(labelled_grads, every_grads, strict=True))
+    assert any(bool(g.abs().sum()) for g in labelled_grads)

@@ -18,7 +18,8 @@ import json
 import logging
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -237,6 +238,35 @@ def _save_folder(model: Any, destination: Path, *, tokenizer: Any) -> Path:
     return destination
 
 
+@contextmanager
+def lm_head_on_labelled_positions(device: str) -> Iterator[None]:
+    """While open, TRL's fused LM head scores only the positions that carry a label, on the CPU.
+
+    TRL's SFT and DPO losses project the hidden states through the LM head (49,152 words by 576
+    for SmolLM2) in tiles. Off Triton devices TRL projects every position, prompt and padding
+    included, so that compilers see the same tile shapes on every batch. Eager PyTorch on the CPU
+    compiles nothing, and two thirds of a served-prompt row is prompt, which carries no label. Here
+    only the labelled positions are projected: the loss and the gradients are the same, bit for
+    bit, and an SFT step of the demo's rows takes about two thirds of the time
+    (``python -m bench.demo_training --compare-positions``). Elsewhere nothing changes.
+    """
+    import trl.trainer.utils as trl_utils
+
+    original = getattr(trl_utils, "_use_triton", None)
+    if device != "cpu" or original is None:
+        if original is None:
+            logger.warning(
+                "this TRL has no trl.trainer.utils._use_triton: every position goes through the LM head"
+            )
+        yield
+        return
+    trl_utils._use_triton = lambda where: where.type == "cpu" or original(where)
+    try:
+        yield
+    finally:
+        trl_utils._use_triton = original
+
+
 def last_complete_checkpoint(checkpoints: Path) -> str | None:
     """The newest checkpoint that was written to the end, or None.
 
@@ -315,7 +345,8 @@ def train_stage(
     if resume:
         logger.info("%s: resuming from %s", stage, resume)
     started, cpu_started = time.perf_counter(), time.process_time()
-    output = trainer.train(resume_from_checkpoint=resume)
+    with lm_head_on_labelled_positions(device):
+        output = trainer.train(resume_from_checkpoint=resume)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     adapter = stage_dir / ("merged" if full else "adapter")
     if full:
