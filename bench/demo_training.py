@@ -183,6 +183,7 @@ def train_scored(config, work_dir: Path, positions: str) -> dict[str, dict]:
 
 
 def _every_position(device: str) -> contextlib.AbstractContextManager:
+    """TRL as it is off Triton devices: the LM head scores every position."""
     return contextlib.nullcontext()
 
 
