@@ -15,12 +15,13 @@ Usage::
 ``--set`` caps steps for a quick per-step measurement; the epoch totals are then extrapolated
 from the per-step cost and the steps one epoch takes (printed as "epoch est.").
 
-``--compare-positions`` trains the same stages twice, side by side in one run: as shipped (the LM
-head scores only the answer's positions, ``trainer.lm_head_on_labelled_positions``) and as TRL does
-off Triton devices (every position, prompt and padding included). It prints each stage's
+``--compare-positions`` trains the same stages twice on the same datasets, each run in a fresh
+process (a process's first run pays its warm-up): as shipped (the LM head scores only the
+answer's positions, ``trainer.lm_head_on_labelled_positions``) and as TRL does off Triton
+devices (every position, prompt and padding included). It prints each stage's seconds and
 CPU-seconds per step both ways, their ratio, and whether the two runs' merged weights are equal::
 
-    python -m bench.demo_training --compare-positions --set sft.max_steps=6 --set dpo.max_steps=3
+    python -m bench.demo_training --compare-positions --set sft.max_steps=10 --set dpo.max_steps=4
 """
 
 from __future__ import annotations
@@ -246,7 +247,6 @@ def main(
     if positions is not None:  # a child of --compare-positions: the datasets are built; figures as JSON
         click.echo(json.dumps(train_scored(config, work_dir, positions)))
         return
-    models_dir = _models_dir(work_dir / "models")
     started = time.perf_counter()
     figures = build_datasets(work_dir)
     dataset_seconds = time.perf_counter() - started
@@ -254,7 +254,9 @@ def main(
         compare_positions_run(overrides, work_dir)
         return
     started = time.perf_counter()
-    plan, results, _ = train_twin(config, models_dir=models_dir, datasets_root=work_dir / "datasets")
+    plan, results, _ = train_twin(
+        config, models_dir=_models_dir(work_dir / "models"), datasets_root=work_dir / "datasets"
+    )
     total = time.perf_counter() - started
     epoch_rows = {"voice": None, "sft": figures["instruct_train_rows"], "dpo": config.dpo.max_train_samples}
     click.echo(

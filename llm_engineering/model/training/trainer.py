@@ -253,11 +253,13 @@ def lm_head_on_labelled_positions(device: str) -> Iterator[None]:
     import trl.trainer.utils as trl_utils
 
     original = getattr(trl_utils, "_use_triton", None)
-    if device != "cpu" or original is None:
-        if original is None:
-            logger.warning(
-                "this TRL has no trl.trainer.utils._use_triton: every position goes through the LM head"
-            )
+    if device != "cpu":
+        yield
+        return
+    if original is None:
+        logger.warning(
+            "this TRL has no trl.trainer.utils._use_triton: every position goes through the LM head"
+        )
         yield
         return
     trl_utils._use_triton = lambda where: where.type == "cpu" or original(where)
